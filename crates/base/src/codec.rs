@@ -85,7 +85,10 @@ impl FrameCodec {
     /// A codec accepting frames up to `max_frame_len` bytes (clamped to 1 ..=
     /// [`ABSOLUTE_MAX_FRAME_LEN`]).
     pub fn new(max_frame_len: u32) -> Self {
-        FrameCodec { max_frame_len: max_frame_len.clamp(1, ABSOLUTE_MAX_FRAME_LEN), ..Self::default() }
+        FrameCodec {
+            max_frame_len: max_frame_len.clamp(1, ABSOLUTE_MAX_FRAME_LEN),
+            ..Self::default()
+        }
     }
 
     /// The configured maximum of the length field.
@@ -159,7 +162,10 @@ impl FrameCodec {
 
     /// Decodes the first frame of `buf`: `Ok(None)` if `buf` holds only part of a frame,
     /// otherwise the message and the number of bytes it used.
-    pub fn decode<T: DeserializeOwned>(&self, buf: &[u8]) -> Result<Option<(T, usize)>, CodecError> {
+    pub fn decode<T: DeserializeOwned>(
+        &self,
+        buf: &[u8],
+    ) -> Result<Option<(T, usize)>, CodecError> {
         let Some(header) = buf.get(..HEADER_LEN) else {
             // A partial header can already be judged on its length field once complete.
             return Ok(None);

@@ -251,10 +251,8 @@ impl Authority {
 
     /// Parses `0` or 40 lowercase hex digits.
     pub fn parse(s: &str) -> Result<Self, NameError> {
-        let bad = |reason| NameError::BadAuthority {
-            authority: s.chars().take(64).collect(),
-            reason,
-        };
+        let bad =
+            |reason| NameError::BadAuthority { authority: s.chars().take(64).collect(), reason };
         if s == "0" {
             return Ok(Authority::Unsecured);
         }

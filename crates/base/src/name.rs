@@ -41,7 +41,9 @@ pub enum NameError {
         len: usize,
     },
     /// No `.` separates authority and classifier.
-    #[error("peer name has no '.' between authority and classifier (expected authority.classifier)")]
+    #[error(
+        "peer name has no '.' between authority and classifier (expected authority.classifier)"
+    )]
     MissingDot,
     /// The authority is not `0` and not 40 lowercase hex digits.
     #[error("bad authority {authority:?}: {reason}")]

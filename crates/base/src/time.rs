@@ -170,14 +170,20 @@ mod tests {
         let a = Instant::from_micros(5);
         assert_eq!(a + Duration::from_micros(10), Instant::from_micros(15));
         assert_eq!(a - Instant::from_micros(10), Duration::ZERO);
-        assert_eq!(Instant::from_micros(u64::MAX) + Duration::from_secs(1), Instant::from_micros(u64::MAX));
+        assert_eq!(
+            Instant::from_micros(u64::MAX) + Duration::from_secs(1),
+            Instant::from_micros(u64::MAX)
+        );
     }
 
     #[test]
     fn unix_time_displays_rfc3339() {
         assert_eq!(UnixTime::EPOCH.to_string(), "1970-01-01T00:00:00.000Z");
         // 2026-11-25T18:51:39.250Z
-        assert_eq!(UnixTime::from_millis(1_795_632_699_250).to_string(), "2026-11-25T18:51:39.250Z");
+        assert_eq!(
+            UnixTime::from_millis(1_795_632_699_250).to_string(),
+            "2026-11-25T18:51:39.250Z"
+        );
         // leap day
         assert_eq!(UnixTime::from_secs(951_782_400).to_string(), "2000-02-29T00:00:00.000Z");
     }

@@ -1,0 +1,511 @@
+//! The shared endpoint: connection cache, accept loop and stream dispatch.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use peergroup_base::{FrameCodec, PeerName};
+use peergroup_identity::{CertifiedPeer, Identity};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+use crate::NetError;
+use crate::stream::{FramedStream, codes};
+use crate::tls::{self, Expect, Observed};
+
+/// Longest protocol id in a stream preamble, in bytes.
+pub(crate) const MAX_PROTOCOL_ID_LEN: usize = 32;
+
+/// The name of a protocol carried on a stream (`proto-specs/wire.md` §3), e.g. `pnrp/1`:
+/// 1..=32 printable ASCII characters.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProtocolId(String);
+
+impl ProtocolId {
+    /// Validates a protocol id.
+    pub fn new(id: &str) -> Result<Self, NetError> {
+        if id.is_empty()
+            || id.len() > MAX_PROTOCOL_ID_LEN
+            || !id.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(NetError::InvalidProtocolId(id.chars().take(64).collect()));
+        }
+        Ok(ProtocolId(id.to_owned()))
+    }
+
+    /// The id text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn preamble(&self) -> Vec<u8> {
+        let mut p = Vec::with_capacity(1 + self.0.len());
+        // len ≤ 32 by construction
+        p.push(self.0.len() as u8);
+        p.extend_from_slice(self.0.as_bytes());
+        p
+    }
+}
+
+impl fmt::Display for ProtocolId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ProtocolId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ProtocolId({})", self.0)
+    }
+}
+
+/// Endpoint settings. `Default` listens on `[::]:3587` (both IPv4 and IPv6 where the OS
+/// allows dual-stack sockets); [`EndpointConfig::loopback`] on `127.0.0.1` with an
+/// ephemeral port, for tests and demos.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EndpointConfig {
+    /// Address to bind. Default `[::]:3587` (the PNRP port, [MS-PNRP] 2.1).
+    pub bind: SocketAddr,
+    /// Maximum frame length (base codec). Default 1 MiB (DESIGN.md §4).
+    pub max_frame_len: u32,
+    /// Close a connection after this long without traffic. Default 30 s.
+    pub idle_timeout: Duration,
+    /// Send keep-alives this often on open connections. Default 10 s (a third of the idle
+    /// timeout, so two may be lost).
+    pub keep_alive: Duration,
+    /// Give up on a handshake after this long. Default 10 s.
+    pub handshake_timeout: Duration,
+    /// Reset a new stream whose preamble has not arrived after this long. Default 5 s.
+    pub preamble_timeout: Duration,
+    /// Streams a peer may have open towards us per connection. Default 256.
+    pub max_streams_per_connection: u32,
+    /// New streams queued per protocol before further ones are refused with
+    /// [`codes::BUSY`]. Default 256.
+    pub handler_queue: usize,
+    /// Live connections at most; further incoming ones are refused. Default 10,000.
+    pub max_connections: usize,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        EndpointConfig {
+            bind: SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 3587)),
+            max_frame_len: peergroup_base::codec::DEFAULT_MAX_FRAME_LEN,
+            idle_timeout: Duration::from_secs(30),
+            keep_alive: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            preamble_timeout: Duration::from_secs(5),
+            max_streams_per_connection: 256,
+            handler_queue: 256,
+            max_connections: 10_000,
+        }
+    }
+}
+
+impl EndpointConfig {
+    /// Defaults, bound to `127.0.0.1` on an ephemeral port.
+    pub fn loopback() -> Self {
+        EndpointConfig { bind: SocketAddr::from(([127, 0, 0, 1], 0)), ..Self::default() }
+    }
+
+    /// Defaults, bound to `addr`.
+    pub fn with_bind(addr: SocketAddr) -> Self {
+        EndpointConfig { bind: addr, ..Self::default() }
+    }
+
+    fn transport(&self) -> Result<Arc<quinn::TransportConfig>, NetError> {
+        let mut t = quinn::TransportConfig::default();
+        let idle = quinn::IdleTimeout::try_from(self.idle_timeout)
+            .map_err(|e| NetError::Config(format!("idle timeout: {e}")))?;
+        t.max_idle_timeout(Some(idle));
+        t.keep_alive_interval(Some(self.keep_alive));
+        t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(self.max_streams_per_connection));
+        t.max_concurrent_uni_streams(quinn::VarInt::from_u32(0));
+        Ok(Arc::new(t))
+    }
+}
+
+/// A live, authenticated connection to one peer. Cheap to clone.
+#[derive(Clone)]
+pub struct Connection {
+    conn: quinn::Connection,
+    remote: Arc<CertifiedPeer>,
+    codec: FrameCodec,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("remote", &self.remote.peer_name)
+            .field("addr", &self.conn.remote_address())
+            .field("id", &self.conn.stable_id())
+            .finish()
+    }
+}
+
+impl Connection {
+    /// The verified identity of the far end.
+    pub fn remote(&self) -> &CertifiedPeer {
+        &self.remote
+    }
+
+    /// The far end's UDP address.
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.conn.remote_address()
+    }
+
+    /// A number identifying this connection for as long as it lives.
+    pub fn stable_id(&self) -> usize {
+        self.conn.stable_id()
+    }
+
+    /// `true` once the connection has closed.
+    pub fn is_closed(&self) -> bool {
+        self.conn.close_reason().is_some()
+    }
+
+    /// Round-trip time estimate.
+    pub fn rtt(&self) -> Duration {
+        self.conn.rtt()
+    }
+
+    /// Opens a stream for `protocol` and writes its preamble.
+    pub async fn open(&self, protocol: &ProtocolId) -> Result<FramedStream, NetError> {
+        let (mut send, recv) = self.conn.open_bi().await?;
+        send.write_all(&protocol.preamble()).await?;
+        Ok(FramedStream::new(send, recv, self.codec, (*self.remote).clone()))
+    }
+
+    /// Closes the connection (all protocols' streams on it).
+    pub fn close(&self, reason: &str) {
+        self.conn.close(codes::OK, reason.as_bytes());
+    }
+}
+
+/// The streams of one protocol, as peers open them. Dropping it unregisters the protocol.
+#[derive(Debug)]
+pub struct Incoming {
+    rx: mpsc::Receiver<FramedStream>,
+}
+
+impl Incoming {
+    /// The next stream a peer opened for this protocol; `None` once the endpoint closed.
+    pub async fn next(&mut self) -> Option<FramedStream> {
+        self.rx.recv().await
+    }
+}
+
+struct Shared {
+    config: EndpointConfig,
+    codec: FrameCodec,
+    conns: Mutex<HashMap<usize, Connection>>,
+    handlers: Mutex<HashMap<String, mpsc::Sender<FramedStream>>>,
+}
+
+impl Shared {
+    fn connection_count(&self) -> usize {
+        self.conns.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
+    /// A live connection whose far end satisfies `expect` (and, for [`Expect::Any`], is at
+    /// `addr`).
+    fn find(&self, addr: SocketAddr, expect: &Expect) -> Option<Connection> {
+        let conns = self.conns.lock().ok()?;
+        conns
+            .values()
+            .filter(|c| !c.is_closed())
+            .find(|c| match expect {
+                Expect::Name(n) => &c.remote.peer_name == n,
+                Expect::Node(id) => &c.remote.node_id == id,
+                Expect::Any => c.remote_addr() == addr,
+            })
+            .cloned()
+    }
+}
+
+struct Inner {
+    quinn: quinn::Endpoint,
+    identity: Identity,
+    shared: Arc<Shared>,
+    accept_task: JoinHandle<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.accept_task.abort();
+        self.quinn.close(codes::OK, b"endpoint dropped");
+    }
+}
+
+/// A peer's QUIC endpoint: accepts and dials connections for every protocol. Cheap to
+/// clone; the endpoint shuts down when the last clone is dropped or on [`close`](Self::close).
+#[derive(Clone)]
+pub struct Endpoint {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("peer_name", self.inner.identity.peer_name())
+            .field("local_addr", &self.inner.quinn.local_addr().ok())
+            .finish()
+    }
+}
+
+impl Endpoint {
+    /// Binds a UDP socket and starts accepting connections. Must run inside a tokio runtime.
+    pub async fn bind(identity: Identity, config: EndpointConfig) -> Result<Self, NetError> {
+        let transport = config.transport()?;
+        let server_tls = tls::server_config(&identity)?;
+        let server_crypto = quinn::crypto::rustls::QuicServerConfig::try_from(server_tls)
+            .map_err(|e| NetError::Config(e.to_string()))?;
+        let mut server = quinn::ServerConfig::with_crypto(Arc::new(server_crypto));
+        server.transport_config(transport);
+        let quinn = quinn::Endpoint::server(server, config.bind)
+            .map_err(|source| NetError::Bind { addr: config.bind, source })?;
+        let shared = Arc::new(Shared {
+            codec: FrameCodec::new(config.max_frame_len),
+            config,
+            conns: Mutex::new(HashMap::new()),
+            handlers: Mutex::new(HashMap::new()),
+        });
+        let accept_task = tokio::spawn(accept_loop(quinn.clone(), shared.clone()));
+        Ok(Endpoint { inner: Arc::new(Inner { quinn, identity, shared, accept_task }) })
+    }
+
+    /// The address the endpoint listens on.
+    pub fn local_addr(&self) -> Result<SocketAddr, NetError> {
+        self.inner
+            .quinn
+            .local_addr()
+            .map_err(|source| NetError::Bind { addr: self.inner.shared.config.bind, source })
+    }
+
+    /// This endpoint's identity.
+    pub fn identity(&self) -> &Identity {
+        &self.inner.identity
+    }
+
+    /// This endpoint's peer name.
+    pub fn peer_name(&self) -> &PeerName {
+        self.inner.identity.peer_name()
+    }
+
+    /// Subscribes to the streams peers open for `protocol`.
+    pub fn register(&self, protocol: ProtocolId) -> Result<Incoming, NetError> {
+        let mut handlers =
+            self.inner.shared.handlers.lock().map_err(|_| NetError::EndpointClosed)?;
+        if handlers.get(protocol.as_str()).is_some_and(|tx| !tx.is_closed()) {
+            return Err(NetError::ProtocolAlreadyRegistered(protocol.0));
+        }
+        let (tx, rx) = mpsc::channel(self.inner.shared.config.handler_queue.max(1));
+        handlers.insert(protocol.0, tx);
+        Ok(Incoming { rx })
+    }
+
+    /// A connection to the peer at `addr` that satisfies `expect`: an existing live one
+    /// (whichever side dialled it), or a new one whose handshake checks `expect`.
+    pub async fn connect(&self, addr: SocketAddr, expect: Expect) -> Result<Connection, NetError> {
+        if let Expect::Name(name) = &expect
+            && !name.is_secure()
+        {
+            return Err(NetError::UnsecuredName(name.clone()));
+        }
+        if let Some(conn) = self.inner.shared.find(addr, &expect) {
+            return Ok(conn);
+        }
+        let observed = Arc::new(Observed::default());
+        let tls = tls::client_config(&self.inner.identity, expect.clone(), observed.clone())?;
+        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
+            .map_err(|e| NetError::Config(e.to_string()))?;
+        let mut client = quinn::ClientConfig::new(Arc::new(crypto));
+        client.transport_config(self.inner.shared.config.transport()?);
+        let connecting = self.inner.quinn.connect_with(client, addr, "peergroup")?;
+        let timeout = self.inner.shared.config.handshake_timeout;
+        let result = match tokio::time::timeout(timeout, connecting).await {
+            Err(_) => return Err(NetError::HandshakeTimeout { addr }),
+            Ok(r) => r,
+        };
+        let conn = match result {
+            Ok(c) => c,
+            Err(e) => {
+                if let Some(seen) = observed.take()
+                    && !matches_expect(&expect, &seen)
+                {
+                    return Err(wrong_peer(addr, &expect, seen));
+                }
+                return Err(e.into());
+            }
+        };
+        let remote = tls::remote_identity(&conn)?;
+        if !matches_expect(&expect, &remote) {
+            conn.close(codes::OK, b"wrong peer");
+            return Err(wrong_peer(addr, &expect, remote));
+        }
+        Ok(register_connection(&self.inner.shared, conn, remote))
+    }
+
+    /// Dials (or reuses a connection) and opens a stream for `protocol`.
+    pub async fn open(
+        &self,
+        addr: SocketAddr,
+        expect: Expect,
+        protocol: &ProtocolId,
+    ) -> Result<FramedStream, NetError> {
+        self.connect(addr, expect).await?.open(protocol).await
+    }
+
+    /// Live connections, one entry per QUIC connection.
+    pub fn connections(&self) -> Vec<Connection> {
+        self.inner
+            .shared
+            .conns
+            .lock()
+            .map(|c| c.values().filter(|c| !c.is_closed()).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Closes every connection and waits until the peers were told (bounded by the idle
+    /// timeout).
+    pub async fn close(&self) {
+        self.inner.quinn.close(codes::OK, b"shutdown");
+        if let Ok(mut h) = self.inner.shared.handlers.lock() {
+            h.clear();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(3), self.inner.quinn.wait_idle()).await;
+    }
+}
+
+fn matches_expect(expect: &Expect, peer: &CertifiedPeer) -> bool {
+    match expect {
+        Expect::Name(n) => &peer.peer_name == n,
+        Expect::Node(id) => &peer.node_id == id,
+        Expect::Any => true,
+    }
+}
+
+fn wrong_peer(addr: SocketAddr, expect: &Expect, seen: CertifiedPeer) -> NetError {
+    let expected = match expect {
+        Expect::Name(n) => n.to_string(),
+        Expect::Node(id) => format!("node {id}"),
+        Expect::Any => "anyone".to_owned(),
+    };
+    NetError::WrongPeer { addr, expected, found: Box::new(seen) }
+}
+
+/// Records a connection and serves the streams its peer opens.
+fn register_connection(
+    shared: &Arc<Shared>,
+    conn: quinn::Connection,
+    remote: CertifiedPeer,
+) -> Connection {
+    let connection = Connection { conn, remote: Arc::new(remote), codec: shared.codec };
+    if let Ok(mut conns) = shared.conns.lock() {
+        conns.insert(connection.stable_id(), connection.clone());
+    }
+    tokio::spawn(serve_streams(shared.clone(), connection.clone()));
+    connection
+}
+
+async fn accept_loop(quinn: quinn::Endpoint, shared: Arc<Shared>) {
+    while let Some(incoming) = quinn.accept().await {
+        if shared.connection_count() >= shared.config.max_connections {
+            warn!(from = %incoming.remote_address(), "refusing connection: too many connections");
+            incoming.refuse();
+            continue;
+        }
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let from = incoming.remote_address();
+            let timeout = shared.config.handshake_timeout;
+            let conn = match tokio::time::timeout(timeout, incoming).await {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => {
+                    debug!(%from, error = %e, "incoming handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    debug!(%from, "incoming handshake timed out");
+                    return;
+                }
+            };
+            match tls::remote_identity(&conn) {
+                Ok(remote) => {
+                    debug!(%from, peer = %remote.peer_name, "accepted connection");
+                    register_connection(&shared, conn, remote);
+                }
+                Err(e) => {
+                    debug!(%from, error = %e, "no usable peer identity");
+                    conn.close(codes::OK, b"no identity");
+                }
+            }
+        });
+    }
+}
+
+async fn serve_streams(shared: Arc<Shared>, connection: Connection) {
+    loop {
+        match connection.conn.accept_bi().await {
+            Ok((send, recv)) => {
+                tokio::spawn(dispatch_stream(shared.clone(), connection.clone(), send, recv));
+            }
+            Err(e) => {
+                debug!(peer = %connection.remote.peer_name, reason = %e, "connection closed");
+                break;
+            }
+        }
+    }
+    if let Ok(mut conns) = shared.conns.lock() {
+        conns.remove(&connection.stable_id());
+    }
+}
+
+async fn read_preamble(recv: &mut quinn::RecvStream) -> Option<String> {
+    let mut len = [0u8; 1];
+    recv.read_exact(&mut len).await.ok()?;
+    let len = usize::from(len[0]);
+    if len == 0 || len > MAX_PROTOCOL_ID_LEN {
+        return None;
+    }
+    let mut id = vec![0u8; len];
+    recv.read_exact(&mut id).await.ok()?;
+    let id = String::from_utf8(id).ok()?;
+    id.bytes().all(|b| b.is_ascii_graphic()).then_some(id)
+}
+
+async fn dispatch_stream(
+    shared: Arc<Shared>,
+    connection: Connection,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+) {
+    let preamble =
+        tokio::time::timeout(shared.config.preamble_timeout, read_preamble(&mut recv)).await;
+    let Ok(Some(protocol)) = preamble else {
+        let _ = recv.stop(codes::BAD_PREAMBLE);
+        let _ = send.reset(codes::BAD_PREAMBLE);
+        return;
+    };
+    let handler = shared.handlers.lock().ok().and_then(|h| h.get(&protocol).cloned());
+    let Some(handler) = handler else {
+        debug!(%protocol, peer = %connection.remote.peer_name, "stream for unknown protocol");
+        let _ = recv.stop(codes::UNKNOWN_PROTOCOL);
+        let _ = send.reset(codes::UNKNOWN_PROTOCOL);
+        return;
+    };
+    let stream = FramedStream::new(send, recv, shared.codec, (*connection.remote).clone());
+    if let Err(e) = handler.try_send(stream) {
+        let code = match &e {
+            mpsc::error::TrySendError::Full(_) => codes::BUSY,
+            mpsc::error::TrySendError::Closed(_) => codes::UNKNOWN_PROTOCOL,
+        };
+        let mut stream = e.into_inner();
+        stream.recv.stop(code);
+        stream.send.reset(code);
+    }
+}
