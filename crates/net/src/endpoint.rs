@@ -509,3 +509,26 @@ async fn dispatch_stream(
         stream.send.reset(code);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use peergroup_base::spec_vectors::{self, get};
+
+    #[test]
+    fn preamble_matches_spec_vectors() {
+        let spec = include_str!("../../../proto-specs/wire.md");
+        let mut checked = 0;
+        for v in spec_vectors::parse(spec) {
+            let Some(name) = get(&v, "name") else { continue };
+            if !name.starts_with("preamble-") {
+                continue;
+            }
+            let id = ProtocolId::new(get(&v, "protocol").unwrap()).unwrap();
+            let want = hex::decode(get(&v, "preamble").unwrap().replace(' ', "")).unwrap();
+            assert_eq!(id.preamble(), want, "{name}");
+            checked += 1;
+        }
+        assert!(checked >= 1);
+    }
+}
