@@ -1,0 +1,2 @@
+//! Work in progress: see the open issues.
+#![forbid(unsafe_code)]
