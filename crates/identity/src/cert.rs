@@ -37,7 +37,9 @@ pub enum CertError {
     #[error("certificate common name is not a peer name: {0}")]
     BadPeerName(#[from] peergroup_base::NameError),
     /// The peer name's authority is not the hash of the certificate key.
-    #[error("certificate peer name {name} does not belong to the certificate key (authority should be {expected})")]
+    #[error(
+        "certificate peer name {name} does not belong to the certificate key (authority should be {expected})"
+    )]
     AuthorityMismatch {
         /// The name in the certificate.
         name: PeerName,
@@ -101,8 +103,8 @@ pub fn verify_certificate(
     usage: CertUsage,
 ) -> Result<CertifiedPeer, CertError> {
     let cert = CertificateDer::from(der);
-    let ee = webpki::EndEntityCert::try_from(&cert)
-        .map_err(|e| CertError::Malformed(e.to_string()))?;
+    let ee =
+        webpki::EndEntityCert::try_from(&cert).map_err(|e| CertError::Malformed(e.to_string()))?;
     let spki = ee.subject_public_key_info();
     let public_key = ed25519_key_of_spki(spki.as_ref()).ok_or(CertError::NotEd25519)?;
     let anchor =
@@ -118,7 +120,10 @@ pub fn verify_certificate(
     let peer_name = PeerName::parse(cn)?;
     let node_id = NodeId::from_ed25519(&public_key);
     if peer_name.is_secure() && *peer_name.authority() != node_id.authority() {
-        return Err(CertError::AuthorityMismatch { name: peer_name, expected: node_id.authority() });
+        return Err(CertError::AuthorityMismatch {
+            name: peer_name,
+            expected: node_id.authority(),
+        });
     }
     Ok(CertifiedPeer { public_key, node_id, peer_name })
 }
@@ -249,7 +254,8 @@ mod tests {
     #[test]
     fn non_ed25519_refused() {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["x".into()]).unwrap().self_signed(&key).unwrap();
+        let cert =
+            rcgen::CertificateParams::new(vec!["x".into()]).unwrap().self_signed(&key).unwrap();
         assert_eq!(
             verify_certificate(cert.der(), now(), CertUsage::Server),
             Err(CertError::NotEd25519)

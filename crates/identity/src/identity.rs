@@ -16,8 +16,9 @@ pub const MAX_FRIENDLY_NAME_CHARS: usize = 255;
 
 /// The PKCS#8 v1 prefix (RFC 8410 §7) of an Ed25519 private key; followed by the 32-byte
 /// seed it is the whole document that ring, rcgen and rustls accept.
-const PKCS8_V1_PREFIX: [u8; 16] =
-    [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+const PKCS8_V1_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
 
 /// Checks a friendly name: at most [`MAX_FRIENDLY_NAME_CHARS`] characters, no control
 /// characters. Empty is allowed (tools then show the classifier).
@@ -61,6 +62,7 @@ pub struct Identity {
 
 impl Identity {
     /// Creates a new identity with a key from the operating system's RNG.
+    #[allow(clippy::disallowed_methods)] // creation time of a new identity: the wall clock
     pub fn generate(classifier: &str, friendly_name: &str) -> Result<Self, IdentityError> {
         let mut seed = Zeroizing::new([0u8; 32]);
         SystemRandom::new()

@@ -1,0 +1,50 @@
+//! The per-user data directory (`proto-specs/identity.md` §8).
+//!
+//! | OS | default |
+//! |---|---|
+//! | Windows | `%APPDATA%\peergroup` (the roaming application data folder) |
+//! | macOS | `~/Library/Application Support/peergroup` |
+//! | Linux and other Unix | `$XDG_DATA_HOME/peergroup`, else `~/.local/share/peergroup` |
+//!
+//! The `dirs` crate's `data_dir()` gives exactly these bases. Tools let the user override
+//! the whole path (`p2p --data-dir`, or the [`DATA_DIR_ENV`] environment variable).
+
+use std::path::{Path, PathBuf};
+
+use crate::IdentityError;
+
+/// Environment variable that overrides the data directory in the `p2p` tool.
+pub const DATA_DIR_ENV: &str = "PEERGROUP_DATA_DIR";
+
+/// Name of our folder inside the OS's per-user data directory.
+pub const APP_DIR_NAME: &str = "peergroup";
+
+/// Folder of the identity store inside the data directory.
+pub const IDENTITIES_DIR_NAME: &str = "identities";
+
+/// The default per-user data directory (see the module documentation).
+pub fn default_data_dir() -> Result<PathBuf, IdentityError> {
+    dirs::data_dir().map(|d| d.join(APP_DIR_NAME)).ok_or(IdentityError::NoDataDir)
+}
+
+/// `explicit` if given, else [`default_data_dir`].
+pub fn data_dir_or_default(explicit: Option<&Path>) -> Result<PathBuf, IdentityError> {
+    match explicit {
+        Some(p) => Ok(p.to_path_buf()),
+        None => default_data_dir(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_path_wins() {
+        let p = Path::new("/tmp/x");
+        assert_eq!(data_dir_or_default(Some(p)).unwrap(), p);
+        if let Ok(d) = default_data_dir() {
+            assert!(d.ends_with(APP_DIR_NAME));
+        }
+    }
+}
