@@ -7,6 +7,7 @@
 //! idle; only the run is timed (setup is reported separately). Prints one JSON line.
 //!
 //! Run with `cargo bench -p peergroup-benches --bench sim_engine`.
+#![allow(clippy::disallowed_methods)] // a benchmark measures wall time
 
 use std::time::Instant as WallClock;
 

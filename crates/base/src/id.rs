@@ -184,7 +184,7 @@ impl ServiceLocation {
     }
 
     /// The address hint of an IP address: the first 8 bytes of an IPv6 address (its /64
-    /// prefix), or `0xffff_0000 ‖ IPv4` for IPv4 (`proto-specs/identity.md` §4).
+    /// prefix), or the bytes `ff ff ‖ IPv4 address ‖ 00 00` for IPv4 (`proto-specs/identity.md` §4).
     pub fn address_hint_of(ip: std::net::IpAddr) -> u64 {
         match ip {
             std::net::IpAddr::V6(v6) => {

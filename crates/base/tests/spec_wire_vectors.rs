@@ -17,13 +17,19 @@ fn encode(message: &str, codec: &FrameCodec) -> Result<Vec<u8>, CodecError> {
     match message {
         r#"string "hello""# => codec.encode("hello"),
         "u64 300" => codec.encode(&300u64),
-        "unix-time 2026-11-25T18:51:39.250Z" => codec.encode(&UnixTime::from_millis(1_795_632_699_250)),
-        "peer-name 0.MyApplication" => codec.encode(&PeerName::parse("0.MyApplication").expect("name")),
+        "unix-time 2026-11-25T18:51:39.250Z" => {
+            codec.encode(&UnixTime::from_millis(1_795_632_699_250))
+        }
+        "peer-name 0.MyApplication" => {
+            codec.encode(&PeerName::parse("0.MyApplication").expect("name"))
+        }
         "peer-addr 0x11*32 127.0.0.1:3587" => codec.encode(&PeerAddr {
             node: NodeId([0x11; 32]),
             addr: "127.0.0.1:3587".parse::<SocketAddr>().expect("addr"),
         }),
-        "option-bytes Some(01 02 03)" => codec.encode(&Some(serde_bytes::ByteBuf::from(vec![1u8, 2, 3]))),
+        "option-bytes Some(01 02 03)" => {
+            codec.encode(&Some(serde_bytes::ByteBuf::from(vec![1u8, 2, 3])))
+        }
         other => panic!("spec vector names an unknown message {other:?}"),
     }
 }
@@ -46,7 +52,11 @@ fn wire_vectors() {
         let frame = unhex(get(v, "frame").expect("frame"));
         if let Some(message) = get(v, "message") {
             let encoded = encode(message, &codec).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert_eq!(hex::encode(&encoded), hex::encode(&frame), "{name}: encoding differs from spec");
+            assert_eq!(
+                hex::encode(&encoded),
+                hex::encode(&frame),
+                "{name}: encoding differs from spec"
+            );
             // and it decodes back to the same bytes
             let (bytes, used) = decode_any(message, &codec, &frame);
             assert_eq!(used, frame.len(), "{name}");
