@@ -308,8 +308,10 @@ impl Endpoint {
         Ok(Incoming { rx })
     }
 
-    /// A connection to the peer at `addr` that satisfies `expect`: an existing live one
-    /// (whichever side dialled it), or a new one whose handshake checks `expect`.
+    /// A connection to a peer that satisfies `expect`: an existing live one (whichever side
+    /// dialled it, at whatever address — for [`Expect::Name`] and [`Expect::Node`] the
+    /// identity is what counts), or a new one to `addr` whose handshake checks `expect`.
+    /// [`Expect::Any`] reuses only a connection to `addr`.
     pub async fn connect(&self, addr: SocketAddr, expect: Expect) -> Result<Connection, NetError> {
         if let Expect::Name(name) = &expect
             && !name.is_secure()
