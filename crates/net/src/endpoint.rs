@@ -177,7 +177,7 @@ impl Connection {
     pub async fn open(&self, protocol: &ProtocolId) -> Result<FramedStream, NetError> {
         let (mut send, recv) = self.conn.open_bi().await?;
         send.write_all(&protocol.preamble()).await?;
-        Ok(FramedStream::new(send, recv, self.codec, (*self.remote).clone()))
+        Ok(FramedStream::new(send, recv, self.codec, (*self.remote).clone(), self.remote_addr()))
     }
 
     /// Closes the connection (all protocols' streams on it).
@@ -500,7 +500,13 @@ async fn dispatch_stream(
         let _ = send.reset(codes::UNKNOWN_PROTOCOL);
         return;
     };
-    let stream = FramedStream::new(send, recv, shared.codec, (*connection.remote).clone());
+    let stream = FramedStream::new(
+        send,
+        recv,
+        shared.codec,
+        (*connection.remote).clone(),
+        connection.remote_addr(),
+    );
     if let Err(e) = handler.try_send(stream) {
         let code = match &e {
             mpsc::error::TrySendError::Full(_) => codes::BUSY,

@@ -12,6 +12,8 @@
 //!   `pnrp/1`); [`Endpoint::register`] subscribes to the streams of one protocol.
 //! * **Framing**: after the preamble a stream carries frames of the base codec
 //!   ([`FramedStream`]). Bad frames close that stream only.
+//! * **Drivers**: [`driver::spawn`] runs any sans-IO protocol core on the endpoint as one
+//!   actor task.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,6 +36,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod driver;
 mod endpoint;
 mod stream;
 mod tls;
@@ -128,6 +131,9 @@ pub enum NetError {
     /// The endpoint is shut down.
     #[error("endpoint closed")]
     EndpointClosed,
+    /// The protocol driver has stopped.
+    #[error("protocol driver stopped")]
+    DriverStopped,
 }
 
 impl NetError {

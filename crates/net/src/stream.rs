@@ -53,6 +53,9 @@ pub struct FramedStream {
     pub recv: FramedRecv,
     /// Who is at the other end (proved by the TLS handshake).
     pub remote: CertifiedPeer,
+    /// The far end's UDP address (its endpoint's listening address: a peer dials from the
+    /// socket it listens on).
+    pub remote_addr: std::net::SocketAddr,
 }
 
 impl FramedStream {
@@ -61,11 +64,13 @@ impl FramedStream {
         recv: quinn::RecvStream,
         codec: FrameCodec,
         remote: CertifiedPeer,
+        remote_addr: std::net::SocketAddr,
     ) -> Self {
         FramedStream {
             send: FramedSend { inner: send, codec, buf: Vec::new() },
             recv: FramedRecv { inner: recv, codec },
             remote,
+            remote_addr,
         }
     }
 

@@ -1,0 +1,103 @@
+//! The generic driver runs a sans-IO core (the simulator's flood/ping test protocol) on real
+//! QUIC endpoints: floods reach everyone, pings come back, a peer with the wrong key is
+//! reported down and never sent anything.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use peergroup_base::PeerAddr;
+use peergroup_identity::Identity;
+use peergroup_net::driver::{self, DriverConfig, Events, Handle};
+use peergroup_net::{Endpoint, EndpointConfig, ProtocolId};
+use peergroup_sim::testproto::{Command, Event, FloodConfig, FloodNode};
+
+async fn next_matching(events: &mut Events<Event>, pred: impl Fn(&Event) -> bool) -> Event {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let e = events.next().await.expect("driver running");
+            if pred(&e) {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("event within 10 s")
+}
+
+struct Node {
+    _endpoint: Endpoint,
+    addr: PeerAddr,
+    handle: Handle<Command>,
+    events: Events<Event>,
+}
+
+async fn ring(n: usize) -> Vec<Node> {
+    let protocol = ProtocolId::new("flood/1").unwrap();
+    let mut endpoints = Vec::new();
+    for i in 0..n {
+        let id = Identity::from_seed([40 + i as u8; 32], &format!("n{i}"), "").unwrap();
+        endpoints.push(Endpoint::bind(id, EndpointConfig::loopback()).await.unwrap());
+    }
+    let addrs: Vec<PeerAddr> = endpoints
+        .iter()
+        .map(|e| PeerAddr { node: e.identity().node_id(), addr: e.local_addr().unwrap() })
+        .collect();
+    let mut nodes = Vec::new();
+    for (i, ep) in endpoints.into_iter().enumerate() {
+        // a ring: each node knows its two neighbours
+        let neighbours = vec![addrs[(i + 1) % n], addrs[(i + n - 1) % n]];
+        let state = FloodNode::new(neighbours, FloodConfig::default(), i as u64);
+        let (handle, events) =
+            driver::spawn(&ep, protocol.clone(), state, DriverConfig::default()).unwrap();
+        nodes.push(Node { _endpoint: ep, addr: addrs[i], handle, events });
+    }
+    nodes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flood_reaches_every_node_over_quic() {
+    let mut nodes = ring(6).await;
+    for node in &mut nodes {
+        next_matching(&mut node.events, |e| *e == Event::Started).await;
+    }
+    nodes[0].handle.command(Command::Publish(7)).await.unwrap();
+    for node in &mut nodes {
+        next_matching(&mut node.events, |e| *e == Event::Delivered(7)).await;
+    }
+    // a second rumor from the other side of the ring
+    nodes[3].handle.command(Command::Publish(8)).await.unwrap();
+    for node in &mut nodes {
+        next_matching(&mut node.events, |e| *e == Event::Delivered(8)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_pong_and_wrong_key_reported_down() {
+    let mut nodes = ring(2).await;
+    let target = nodes[1].addr;
+    nodes[0].handle.command(Command::Ping(target)).await.unwrap();
+    let pong = next_matching(&mut nodes[0].events, |e| matches!(e, Event::Pong { .. })).await;
+    match pong {
+        Event::Pong { peer, .. } => assert_eq!(peer, target),
+        other => panic!("{other:?}"),
+    }
+    // node 1's address, but a node id that is not node 1's key: the dial is refused in the
+    // handshake and the core hears PeerDown
+    let impostor = PeerAddr { node: peergroup_base::NodeId([9; 32]), addr: target.addr };
+    nodes[0].handle.command(Command::Ping(impostor)).await.unwrap();
+    let down = next_matching(&mut nodes[0].events, |e| matches!(e, Event::PeerDown(_))).await;
+    assert_eq!(down, Event::PeerDown(impostor));
+}
+
+#[tokio::test]
+async fn dropping_every_handle_stops_the_driver() {
+    let nodes = ring(1).await;
+    let Node { handle, mut events, _endpoint, .. } = nodes.into_iter().next().unwrap();
+    next_matching(&mut events, |e| *e == Event::Started).await;
+    drop(handle);
+    let end = tokio::time::timeout(Duration::from_secs(5), async {
+        while events.next().await.is_some() {}
+    })
+    .await;
+    assert!(end.is_ok(), "the event stream ends once the actor stops");
+}
