@@ -9,6 +9,7 @@
 //! p2p [--data-dir DIR] idmgr delete <NAME>
 //! p2p [--data-dir DIR] idmgr set-friendly-name <NAME> <FRIENDLY>
 //! p2p demo [--json]
+//! p2p sim sync --records N --diff D [--max-message-bytes B] [--seed X] [--json]
 //! ```
 //!
 //! Exit status: 0 on success, 1 when the operation fails, 2 for a malformed command line.
@@ -21,6 +22,7 @@ mod demo;
 mod idmgr;
 mod output;
 mod password;
+mod sim;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +57,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Scale runs of the protocols on the simulator.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
 }
 
 /// Runs a parsed command line.
@@ -65,6 +70,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             idmgr::run(&data_dir, command)
         }
         Command::Demo { json } => runtime()?.block_on(demo::run(json)),
+        Command::Sim(command) => sim::run(command),
     }
 }
 

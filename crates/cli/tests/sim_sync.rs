@@ -1,0 +1,32 @@
+//! `p2p sim sync` reconciles two replicas and reports honest figures; bad flags are usage
+//! errors.
+#![allow(clippy::unwrap_used)]
+
+use std::process::Command;
+
+fn p2p(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_p2p")).args(args).output().unwrap()
+}
+
+#[test]
+fn sync_reports_the_difference_found() {
+    let out = p2p(&["sim", "sync", "--records", "20000", "--diff", "50", "--seed", "3", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["records"], 20000);
+    assert_eq!(r["diff"], 50);
+    assert_eq!(r["records_transferred"], 50);
+    assert!(r["round_trips"].as_f64().unwrap() <= 3.0);
+    assert!(r["max_message_bytes"].as_u64().unwrap() <= 60 * 1024);
+    // cost proportional to the difference, not to the 20,000 records
+    assert!(r["reconcile_bytes"].as_u64().unwrap() < 50 * 200, "{r}");
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    let out = p2p(&["sim", "sync", "--records", "10", "--diff", "11"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot exceed"));
+    let out = p2p(&["sim", "sync", "--max-message-bytes", "10"]);
+    assert_eq!(out.status.code(), Some(2));
+}
