@@ -1,2 +1,48 @@
-//! Work in progress: see the open issues.
+//! Peer graphing: the replicated record database of a group (DESIGN.md §6,
+//! `proto-specs/graph.md`).
+//!
+//! A *graph* is a set of peers that each hold a replica of one record database and keep
+//! it in step by flooding new records to their neighbours and reconciling on connect.
+//! This crate provides the database half, on which the flooding and synchronisation core
+//! is built:
+//!
+//! * [`record`]: the [`Record`] — typed, versioned, expiring, with attributes, payload and
+//!   opaque security data — its canonical encoding, the exact bytes a signature covers,
+//!   the update rules of [MS-PPGRH] 3.1.7.8 and the total conflict order that makes every
+//!   replica converge.
+//! * [`hlc`]: hybrid logical clocks, which stamp creation and modification times instead of
+//!   [MS-PPGRH]'s averaged "peer time".
+//! * [`store`]: the synchronous [`RecordStore`] trait the sans-IO core calls, with
+//!   [`MemStore`] (tests, simulator), [`RedbStore`] (default, on disk) and `SledStore`
+//!   (feature `sled`); iteration in sync order `(modified HLC, id)`, per-record digests,
+//!   lookup by id, type and creator, tombstones and expiry purge.
+//! * [`search`]: a small query language over attributes and reserved fields.
+//!
+//! Nothing here reads a clock: every operation that depends on time takes the wall-clock
+//! time as a [`UnixTime`](peergroup_base::UnixTime) argument.
+//!
+//! Still to come on top of these types (see issue 4): the flooding, reconciliation and
+//! topology core (`graph::proto`) and its tokio driver (`graph::net`).
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
+pub mod hlc;
+mod id;
+pub mod record;
+pub mod search;
+pub mod store;
+
+pub use error::{GraphError, Rejection};
+pub use hlc::{Hlc, HlcClock, HlcConfig};
+pub use id::{GraphId, MAX_GRAPH_ID_CHARS, RecordId, RecordType};
+pub use record::{
+    Attribute, AttributeName, AttributeValue, Record, RecordBuilder, RecordDigest, RecordLimits,
+    SyncKey,
+};
+pub use search::{Query, QueryError};
+#[cfg(feature = "sled")]
+pub use store::SledStore;
+pub use store::{
+    ApplyOutcome, MemStore, RecordFilter, RecordStore, RedbStore, SyncEntry, SyncRange,
+};

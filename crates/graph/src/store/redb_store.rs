@@ -1,0 +1,301 @@
+//! [`RedbStore`]: the default on-disk record store, on redb 4.x (one file).
+//!
+//! Each table of the layout (`proto-specs/graph.md` §5) is a redb table with `&[u8]` keys and
+//! values. Every write transaction commits with `Durability::Immediate` and two-phase
+//! commit (see `reference/deps-notes.md` §3: `Durability::None` commits are lost on a
+//! crash, and two-phase commit protects against a crash during repair), so an
+//! `apply`/`apply_batch` that returns `Ok` survives `kill -9`. Batch records (one
+//! `apply_batch` per flooded batch): a commit costs an fsync.
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+};
+
+use crate::error::GraphError;
+use crate::record::RecordLimits;
+use crate::store::kv::{KvBackend, KvRead, KvStore, KvWrite, Table, Visitor};
+
+type Bytes = &'static [u8];
+
+fn def(t: Table) -> TableDefinition<'static, Bytes, Bytes> {
+    TableDefinition::new(t.name())
+}
+
+/// Maps a redb error: corruption (and an unreadable format) is [`GraphError::CorruptStore`],
+/// anything else [`GraphError::Storage`]; both name the file.
+fn map_err<E: Into<redb::Error>>(
+    path: &Path,
+    operation: &'static str,
+) -> impl FnOnce(E) -> GraphError {
+    move |e| match e.into() {
+        redb::Error::Corrupted(reason) => {
+            GraphError::CorruptStore { path: path.to_path_buf(), reason }
+        }
+        redb::Error::UpgradeRequired(v) => GraphError::CorruptStore {
+            path: path.to_path_buf(),
+            reason: format!("redb file format {v} needs an upgrade this program does not do"),
+        },
+        other => {
+            GraphError::Storage { path: path.to_path_buf(), operation, reason: other.to_string() }
+        }
+    }
+}
+
+pub(crate) struct RedbBackend {
+    db: Database,
+    path: PathBuf,
+    /// Set once redb panicked: its state is no longer trusted.
+    poisoned: AtomicBool,
+}
+
+/// Runs redb code, turning a panic into [`GraphError::CorruptStore`].
+///
+/// redb 4.6 can panic on a damaged file (an out-of-range slice index on a corrupt page;
+/// in debug builds also its "unreachable" assertions, which release builds return as
+/// `Corrupted`). Data from disk must never panic the process, so every call into redb runs
+/// under `catch_unwind`. (With `panic = "abort"` this net is gone; the integrity check at
+/// open still catches most damage.)
+fn contain_panic<R>(
+    path: &Path,
+    f: impl FnOnce() -> Result<R, GraphError>,
+) -> Result<R, GraphError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        Err(GraphError::CorruptStore {
+            path: path.to_path_buf(),
+            reason: format!("the storage engine failed on damaged data ({what})"),
+        })
+    })
+}
+
+impl RedbBackend {
+    /// Runs `f` under [`contain_panic`]; after a panic the handle refuses every operation.
+    fn guarded<R>(&self, f: impl FnOnce() -> Result<R, GraphError>) -> Result<R, GraphError> {
+        if self.poisoned.load(Ordering::Relaxed) {
+            return Err(GraphError::CorruptStore {
+                path: self.path.clone(),
+                reason: "the storage engine failed on damaged data earlier; reopen the store"
+                    .into(),
+            });
+        }
+        let mut completed = false;
+        let r = contain_panic(&self.path, || {
+            let r = f();
+            completed = true;
+            r
+        });
+        if !completed {
+            self.poisoned.store(true, Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl std::fmt::Debug for RedbBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbBackend").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+struct RedbRead<'a> {
+    txn: redb::ReadTransaction,
+    path: &'a Path,
+}
+
+impl KvRead for RedbRead<'_> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, GraphError> {
+        let t = self.txn.open_table(def(table)).map_err(map_err(self.path, "open table"))?;
+        let v = t.get(key).map_err(map_err(self.path, "read"))?;
+        Ok(v.map(|g| g.value().to_vec()))
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        reverse: bool,
+        visit: &mut Visitor<'_>,
+    ) -> Result<(), GraphError> {
+        let t = self.txn.open_table(def(table)).map_err(map_err(self.path, "open table"))?;
+        let range = t.range::<&[u8]>((lower, upper)).map_err(map_err(self.path, "scan"))?;
+        let mut step = |item: Result<
+            (redb::AccessGuard<'_, Bytes>, redb::AccessGuard<'_, Bytes>),
+            redb::StorageError,
+        >| {
+            let (k, v) = item.map_err(map_err(self.path, "scan"))?;
+            visit(k.value(), v.value())
+        };
+        if reverse {
+            for item in range.rev() {
+                if !step(item)? {
+                    break;
+                }
+            }
+        } else {
+            for item in range {
+                if !step(item)? {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn count(&self, table: Table) -> Result<u64, GraphError> {
+        let t = self.txn.open_table(def(table)).map_err(map_err(self.path, "open table"))?;
+        t.len().map_err(map_err(self.path, "count"))
+    }
+}
+
+struct RedbWrite<'t> {
+    // In `Table::ALL` order.
+    tables: Vec<redb::Table<'t, Bytes, Bytes>>,
+    path: &'t Path,
+}
+
+impl<'t> RedbWrite<'t> {
+    fn table(&mut self, t: Table) -> Result<&mut redb::Table<'t, Bytes, Bytes>, GraphError> {
+        let i = Table::ALL.iter().position(|x| *x == t).unwrap_or(usize::MAX);
+        // Invariant: every table of Table::ALL was opened in `write`.
+        let path = self.path;
+        self.tables.get_mut(i).ok_or_else(|| GraphError::Storage {
+            path: path.to_path_buf(),
+            operation: "open table",
+            reason: format!("table {} not open", t.name()),
+        })
+    }
+}
+
+impl KvWrite for RedbWrite<'_> {
+    fn get(&mut self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, GraphError> {
+        let path = self.path;
+        let t = self.table(table)?;
+        let v = t.get(key).map_err(map_err(path, "read"))?;
+        Ok(v.map(|g| g.value().to_vec()))
+    }
+
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), GraphError> {
+        let path = self.path;
+        let t = self.table(table)?;
+        t.insert(key, value).map_err(map_err(path, "write"))?;
+        Ok(())
+    }
+
+    fn remove(&mut self, table: Table, key: &[u8]) -> Result<(), GraphError> {
+        let path = self.path;
+        let t = self.table(table)?;
+        t.remove(key).map_err(map_err(path, "write"))?;
+        Ok(())
+    }
+}
+
+impl KvBackend for RedbBackend {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read<R>(
+        &self,
+        f: impl FnOnce(&dyn KvRead) -> Result<R, GraphError>,
+    ) -> Result<R, GraphError> {
+        self.guarded(|| {
+            let txn = self.db.begin_read().map_err(map_err(&self.path, "begin read"))?;
+            f(&RedbRead { txn, path: &self.path })
+        })
+    }
+
+    fn write<R>(
+        &mut self,
+        f: impl FnOnce(&mut dyn KvWrite) -> Result<R, GraphError>,
+    ) -> Result<R, GraphError> {
+        let path = self.path.as_path();
+        let db = &self.db;
+        let run = || {
+            let mut txn = db.begin_write().map_err(map_err(path, "begin write"))?;
+            txn.set_durability(Durability::Immediate).map_err(map_err(path, "set durability"))?;
+            txn.set_two_phase_commit(true);
+            let result = {
+                let mut tables = Vec::with_capacity(Table::ALL.len());
+                for t in Table::ALL {
+                    tables.push(txn.open_table(def(t)).map_err(map_err(path, "open table"))?);
+                }
+                let mut w = RedbWrite { tables, path };
+                f(&mut w)
+            };
+            match result {
+                Ok(v) => {
+                    txn.commit().map_err(map_err(path, "commit"))?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    // Nothing of the failed transaction is kept; an abort error adds nothing.
+                    let _ = txn.abort();
+                    Err(e)
+                }
+            }
+        };
+        self.guarded(run)
+    }
+}
+
+/// The default on-disk record store: one redb 4.x file.
+///
+/// Each table of the layout (`proto-specs/graph.md` §5) is a redb table of opaque bytes.
+/// Every write is one transaction committed with `Durability::Immediate` and two-phase
+/// commit, so an `apply`/`apply_batch` that returns `Ok` survives `kill -9`
+/// (`tests/store_crash.rs`). A commit costs an fsync: apply records in batches. Opening
+/// checks every page checksum (about 30 ms per 100,000 records here), and a panic inside
+/// redb on damaged data is turned into [`GraphError::CorruptStore`].
+///
+/// ```
+/// use peergroup_graph::record::RecordLimits;
+/// use peergroup_graph::store::{RecordStore, RedbStore};
+/// let dir = tempfile::tempdir()?;
+/// let store = RedbStore::open(dir.path().join("records.redb"), RecordLimits::default())?;
+/// assert_eq!(store.len()?, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct RedbStore {
+    inner: KvStore<RedbBackend>,
+}
+
+impl RedbStore {
+    /// Opens the store in `path`, creating the file if it does not exist. A file that is
+    /// not a record store, or is damaged, gives [`GraphError::CorruptStore`] naming it.
+    pub fn open(path: impl AsRef<Path>, limits: RecordLimits) -> Result<Self, GraphError> {
+        let path = path.as_ref().to_path_buf();
+        let db = contain_panic(&path, || {
+            let mut db = Database::create(&path).map_err(map_err(&path, "open"))?;
+            // redb verifies page checksums only when it repairs after a crash; check every
+            // page now, so damage is reported here rather than met later as wrong data.
+            if !db.check_integrity().map_err(map_err(&path, "check"))? {
+                return Err(GraphError::CorruptStore {
+                    path: path.clone(),
+                    reason: "the file was damaged; redb repaired it, possibly rolling back \
+                             recent commits (opening it again uses the repaired file)"
+                        .into(),
+                });
+            }
+            Ok(db)
+        })?;
+        let backend = RedbBackend { db, path, poisoned: AtomicBool::new(false) };
+        Ok(RedbStore { inner: KvStore::open(backend, limits)? })
+    }
+
+    /// The store's file.
+    pub fn path(&self) -> &Path {
+        self.inner.backend().path()
+    }
+}
+
+crate::store::kv::delegate_record_store!(RedbStore);
