@@ -39,7 +39,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use crate::{Endpoint, Expect, FramedStream, NetError, ProtocolId};
+use crate::{Connection, Endpoint, Expect, FramedStream, NetError, ProtocolId};
 
 /// Queue sizes of a driver. `Default` suits a protocol with moderate traffic.
 #[derive(Debug, Clone)]
@@ -163,7 +163,7 @@ struct Actor<P: Protocol> {
     timers: BinaryHeap<Reverse<(Instant, u64)>>,
     timer_payloads: HashMap<u64, P::Timer>,
     next_timer: u64,
-    peers: HashMap<NodeId, mpsc::Sender<P::Message>>,
+    peers: HashMap<NodeId, (std::net::SocketAddr, mpsc::Sender<P::Message>)>,
     events: Option<mpsc::Sender<P::Event>>,
     inbound_tx: mpsc::Sender<(PeerAddr, P::Message)>,
     down_tx: mpsc::UnboundedSender<PeerAddr>,
@@ -200,7 +200,7 @@ where
                 }
                 Some((from, msg)) = inbound.recv() => self.handle(Input::Recv { from, msg }).await,
                 Some(peer) = down.recv() => {
-                    if self.peers.get(&peer.node).is_some_and(|tx| tx.is_closed()) {
+                    if self.peers.get(&peer.node).is_some_and(|(_, tx)| tx.is_closed()) {
                         self.peers.remove(&peer.node);
                     }
                     self.handle(Input::PeerDown(peer)).await;
@@ -267,7 +267,8 @@ where
 
     fn send(&mut self, to: PeerAddr, msg: P::Message) {
         let msg = match self.peers.get(&to.node) {
-            Some(tx) => match tx.try_send(msg) {
+            // a writer for this node at this address: queue behind it
+            Some((addr, tx)) if *addr == to.addr => match tx.try_send(msg) {
                 Ok(()) => return,
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     warn!(peer = ?to, protocol = %self.protocol, "peer queue full: message dropped");
@@ -275,12 +276,13 @@ where
                 }
                 Err(mpsc::error::TrySendError::Closed(msg)) => msg,
             },
-            None => msg,
+            // no writer, or the core now knows the node at another address: a new writer
+            _ => msg,
         };
         let (tx, rx) = mpsc::channel(self.config.peer_queue.max(1));
         // A fresh channel has room for one message.
         let _ = tx.try_send(msg);
-        self.peers.insert(to.node, tx);
+        self.peers.insert(to.node, (to.addr, tx));
         tokio::spawn(write_peer(
             self.endpoint.clone(),
             self.protocol.clone(),
@@ -300,6 +302,11 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 
 /// Dials `to` (checking its node id), opens the protocol's stream and writes every queued
 /// message to it; on failure reports `to` down.
+///
+/// A peer that restarted leaves our old connection to it dead; QUIC notices (a stateless
+/// reset, or the idle timeout) only after we wrote into it. So before each write the writer
+/// checks that its connection is still open, and after a failed write it dials once more and
+/// retries that message, before giving up and reporting the peer down.
 async fn write_peer<M: Serialize + Send + Sync>(
     endpoint: Endpoint,
     protocol: ProtocolId,
@@ -307,10 +314,25 @@ async fn write_peer<M: Serialize + Send + Sync>(
     mut rx: mpsc::Receiver<M>,
     down: mpsc::UnboundedSender<PeerAddr>,
 ) {
+    async fn open(
+        endpoint: &Endpoint,
+        protocol: &ProtocolId,
+        to: PeerAddr,
+    ) -> Result<(Connection, FramedStream), NetError> {
+        let conn = endpoint.connect(to.addr, Expect::Node(to.node)).await?;
+        let stream = conn.open(protocol).await?;
+        Ok((conn, stream))
+    }
     let result: Result<(), NetError> = async {
-        let mut stream = endpoint.open(to.addr, Expect::Node(to.node), &protocol).await?;
+        let (mut conn, mut stream) = open(&endpoint, &protocol, to).await?;
         while let Some(msg) = rx.recv().await {
-            stream.send(&msg).await?;
+            if conn.is_closed() {
+                (conn, stream) = open(&endpoint, &protocol, to).await?;
+            }
+            if stream.send(&msg).await.is_err() {
+                (conn, stream) = open(&endpoint, &protocol, to).await?;
+                stream.send(&msg).await?;
+            }
         }
         // the actor dropped the queue: finish the stream cleanly
         stream.send.finish()

@@ -154,8 +154,11 @@ impl Connection {
     }
 
     /// The far end's UDP address.
+    ///
+    /// An IPv4 peer reached through a dual-stack (`[::]`) socket is reported as a plain IPv4
+    /// address, not `::ffff:a.b.c.d`, so the address can be handed to IPv4-only peers.
     pub fn remote_addr(&self) -> SocketAddr {
-        self.conn.remote_address()
+        canonical_addr(self.conn.remote_address())
     }
 
     /// A number identifying this connection for as long as it lives.
@@ -383,6 +386,17 @@ impl Endpoint {
     }
 }
 
+/// `::ffff:a.b.c.d` (an IPv4 peer seen through a dual-stack socket) as `a.b.c.d`.
+pub(crate) fn canonical_addr(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::from((v4, v6.port())),
+            None => addr,
+        },
+        SocketAddr::V4(_) => addr,
+    }
+}
+
 fn matches_expect(expect: &Expect, peer: &CertifiedPeer) -> bool {
     match expect {
         Expect::Name(n) => &peer.peer_name == n,
@@ -522,6 +536,14 @@ async fn dispatch_stream(
 mod tests {
     use super::*;
     use peergroup_base::spec_vectors::{self, get};
+
+    #[test]
+    fn mapped_ipv4_addresses_are_canonical() {
+        let mapped: SocketAddr = "[::ffff:192.0.2.7]:3587".parse().unwrap();
+        assert_eq!(canonical_addr(mapped), "192.0.2.7:3587".parse::<SocketAddr>().unwrap());
+        let v6: SocketAddr = "[2001:db8::1]:3587".parse().unwrap();
+        assert_eq!(canonical_addr(v6), v6);
+    }
 
     #[test]
     fn preamble_matches_spec_vectors() {
