@@ -2,7 +2,10 @@
 //!
 //! Today's layers: identities in a temporary data directory, one QUIC endpoint per peer,
 //! mutual TLS 1.3 with identity certificates, identity-checked dialling, framed messages on a
-//! multiplexed stream. Later layers (PNRP, graph, group) extend it.
+//! multiplexed stream, and PNRP on the same endpoints: both peers join one Global cloud
+//! (bob bootstraps through alice's address), register their names, and resolve each
+//! other's over real QUIC — plus a name nobody registered, which ends as not found. Later
+//! layers (graph, group) extend it.
 
 // The demo measures real elapsed time.
 #![allow(clippy::disallowed_methods)]
@@ -11,8 +14,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use peergroup_base::UnixTime;
+use peergroup_identity::Identity;
 use peergroup_identity::IdentityStore;
 use peergroup_net::{Endpoint, EndpointConfig, Expect, NetError, ProtocolId};
+use peergroup_pnrp::net::{Endpoints, Pnrp, PnrpConfig, PnrpError, ResolveOptions, Seed};
+use peergroup_pnrp::proto::{Cloud, ResolveOutcome};
 use serde::{Deserialize, Serialize};
 
 use crate::CliError;
@@ -37,6 +43,39 @@ pub(crate) struct DemoReport {
     pub(crate) reply: String,
     pub(crate) wrong_name_refused: String,
     pub(crate) connections_alice: usize,
+    pub(crate) pnrp: PnrpReport,
+}
+
+/// The PNRP part of the demo.
+#[derive(Debug, Serialize)]
+pub(crate) struct PnrpReport {
+    pub(crate) protocol: String,
+    /// Time until both peers were Active in the Global cloud.
+    pub(crate) bootstrap_ms: f64,
+    pub(crate) registrations: Vec<RegistrationReport>,
+    pub(crate) resolves: Vec<ResolveReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct RegistrationReport {
+    pub(crate) peer: String,
+    pub(crate) name: String,
+    pub(crate) endpoints: Vec<String>,
+    pub(crate) replicas: usize,
+    pub(crate) ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ResolveReport {
+    pub(crate) by: String,
+    pub(crate) name: String,
+    pub(crate) outcome: String,
+    pub(crate) endpoints: Vec<String>,
+    pub(crate) comment: String,
+    pub(crate) hops: u32,
+    /// Requests sent over QUIC for this resolve.
+    pub(crate) requests: u32,
+    pub(crate) ms: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -71,8 +110,8 @@ pub(crate) async fn run_in(data_dir: &Path) -> Result<DemoReport, CliError> {
     let alice_id = store.create("alice", "Alice")?;
     let bob_id = store.create("bob", "Bob")?;
 
-    let alice = Endpoint::bind(alice_id, EndpointConfig::loopback()).await?;
-    let bob = Endpoint::bind(bob_id, EndpointConfig::loopback()).await?;
+    let alice = Endpoint::bind(alice_id.clone(), EndpointConfig::loopback()).await?;
+    let bob = Endpoint::bind(bob_id.clone(), EndpointConfig::loopback()).await?;
     let protocol = ProtocolId::new(DEMO_PROTOCOL)?;
 
     // Bob answers every Hello on the demo protocol, naming the verified sender.
@@ -131,6 +170,9 @@ pub(crate) async fn run_in(data_dir: &Path) -> Result<DemoReport, CliError> {
         }
     };
 
+    let connections_alice = alice.connections().len();
+    let pnrp = pnrp_part(&alice, &alice_id, &bob, &bob_id).await?;
+
     let report = DemoReport {
         data_dir: data_dir.display().to_string(),
         peers: vec![
@@ -150,13 +192,116 @@ pub(crate) async fn run_in(data_dir: &Path) -> Result<DemoReport, CliError> {
         server_saw_client_as: server_saw,
         reply,
         wrong_name_refused,
-        connections_alice: alice.connections().len(),
+        connections_alice,
+        pnrp,
     };
     drop(stream);
     alice.close().await;
     bob.close().await;
     server.abort();
     Ok(report)
+}
+
+fn pnrp_error(e: PnrpError) -> CliError {
+    CliError::runtime(format!("demo: pnrp: {e}"))
+}
+
+/// PNRP on the demo's endpoints: alice starts the cloud, bob joins through her address;
+/// each registers its name and resolves the other's; then a name nobody registered.
+async fn pnrp_part(
+    alice: &Endpoint,
+    alice_id: &Identity,
+    bob: &Endpoint,
+    bob_id: &Identity,
+) -> Result<PnrpReport, CliError> {
+    let wait = Duration::from_secs(10);
+    // Two disjoint lookup paths (S-Kademlia): a resolve does not stop at the replica a node
+    // holds itself, it also asks the network and verifies what comes back — so in this
+    // two-peer cloud every resolve crosses QUIC.
+    let config = || {
+        let mut c = PnrpConfig::loopback();
+        c.core.disjoint_paths = 2;
+        c
+    };
+    let started = Instant::now();
+    let a = Pnrp::start(alice, alice_id, config()).await.map_err(pnrp_error)?;
+    let b = Pnrp::start(bob, bob_id, config().with_seeds([Seed::Addr(alice.local_addr()?)]))
+        .await
+        .map_err(pnrp_error)?;
+    a.wait_active(Cloud::Global, wait).await.map_err(pnrp_error)?;
+    b.wait_active(Cloud::Global, wait).await.map_err(pnrp_error)?;
+    let bootstrap = started.elapsed();
+
+    let mut registrations = Vec::new();
+    let mut held = Vec::new();
+    for (peer, node, id) in [("alice", &a, alice_id), ("bob", &b, bob_id)] {
+        let started = Instant::now();
+        let comment = format!("{peer}'s demo service");
+        let r = node
+            .register(id.peer_name().clone(), Endpoints::Auto, &comment, None)
+            .await
+            .map_err(pnrp_error)?;
+        registrations.push(RegistrationReport {
+            peer: peer.into(),
+            name: r.name().to_string(),
+            endpoints: r.endpoints().iter().map(|e| e.to_string()).collect(),
+            replicas: r.replicas(),
+            ms: ms(started.elapsed()),
+        });
+        held.push(r);
+    }
+
+    let nobody = Identity::generate("nobody", "")?;
+    let mut resolves = Vec::new();
+    let options = ResolveOptions::default().with_timeout(wait);
+    for (by, node, name) in [
+        ("alice", &a, bob_id.peer_name()),
+        ("bob", &b, alice_id.peer_name()),
+        ("bob", &b, nobody.peer_name()),
+    ] {
+        let started = Instant::now();
+        let r = node.resolve_detailed(name, options.clone()).await.map_err(pnrp_error)?;
+        let elapsed = started.elapsed();
+        let first = r.instances.first();
+        resolves.push(ResolveReport {
+            by: by.into(),
+            name: name.to_string(),
+            outcome: match r.outcome {
+                ResolveOutcome::Found => "found",
+                ResolveOutcome::NotFound => "not found",
+                ResolveOutcome::TimedOut => "timed out",
+                ResolveOutcome::CloudNotReady => "cloud not ready",
+                ResolveOutcome::Busy => "busy",
+            }
+            .into(),
+            endpoints: first
+                .map(|i| i.endpoints.iter().map(|e| e.to_string()).collect())
+                .unwrap_or_default(),
+            comment: first.map(|i| i.comment.clone()).unwrap_or_default(),
+            hops: r.stats.hops,
+            requests: r.stats.requests,
+            ms: ms(elapsed),
+        });
+    }
+    for (r, want) in resolves.iter().zip(["found", "found", "not found"]) {
+        if r.outcome != want {
+            return Err(CliError::runtime(format!(
+                "demo: pnrp: {} resolving {} ended {}, expected {want}",
+                r.by, r.name, r.outcome
+            )));
+        }
+    }
+    for r in held {
+        r.unregister().await.map_err(pnrp_error)?;
+    }
+    a.shutdown().await.map_err(pnrp_error)?;
+    b.shutdown().await.map_err(pnrp_error)?;
+    Ok(PnrpReport {
+        protocol: peergroup_pnrp::net::PROTOCOL.into(),
+        bootstrap_ms: ms(bootstrap),
+        registrations,
+        resolves,
+    })
 }
 
 fn print_summary(r: &DemoReport) {
@@ -186,6 +331,32 @@ fn print_summary(r: &DemoReport) {
         "  connections open at alice                                     {}",
         r.connections_alice
     );
+    println!();
+    println!(
+        "name resolution: PNRP ({}) on the same endpoints; bob joined through alice's address in {:.3} ms",
+        r.pnrp.protocol, r.pnrp.bootstrap_ms
+    );
+    for g in &r.pnrp.registrations {
+        println!(
+            "  {:<6} registered {}  at {}  ({} replicas)  {:>8.3} ms",
+            g.peer,
+            g.name,
+            g.endpoints.join(", "),
+            g.replicas,
+            g.ms
+        );
+    }
+    for v in &r.pnrp.resolves {
+        let at = if v.endpoints.is_empty() {
+            String::new()
+        } else {
+            format!(" -> {}", v.endpoints.join(", "))
+        };
+        println!(
+            "  {:<6} resolved {}: {}{at}  ({} requests over QUIC)  {:>8.3} ms",
+            v.by, v.name, v.outcome, v.requests, v.ms
+        );
+    }
     println!();
     println!("result: OK");
 }

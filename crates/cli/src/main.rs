@@ -8,8 +8,13 @@
 //! p2p [--data-dir DIR] idmgr import FILE [--password-file F]
 //! p2p [--data-dir DIR] idmgr delete <NAME>
 //! p2p [--data-dir DIR] idmgr set-friendly-name <NAME> <FRIENDLY>
+//! p2p [--data-dir DIR] pnrp register <NAME> [--identity NAME] [--comment C] [--payload-file F]
+//!                                     [--listen ADDR] [--seed ADDR]...
+//! p2p [--data-dir DIR] pnrp resolve <PEER NAME> [--seed ADDR]... [--max N] [--timeout S] [--json]
 //! p2p demo [--json]
 //! p2p sim sync --records N --diff D [--max-message-bytes B] [--seed X] [--json]
+//! p2p sim pnrp --nodes N --resolves R [--churn-median-secs S] [--adversarial-fraction F]
+//!              [--disjoint-paths D] [--seed X] [--json]
 //! ```
 //!
 //! Exit status: 0 on success, 1 when the operation fails, 2 for a malformed command line.
@@ -22,6 +27,7 @@ mod demo;
 mod idmgr;
 mod output;
 mod password;
+mod pnrp;
 mod sim;
 
 use std::path::PathBuf;
@@ -51,6 +57,9 @@ enum Command {
     /// Manage identities (netsh p2p idmgr).
     #[command(subcommand)]
     Idmgr(idmgr::IdmgrCommand),
+    /// Register and resolve peer names over PNRP (netsh p2p pnrp).
+    #[command(subcommand)]
+    Pnrp(pnrp::PnrpCommand),
     /// Run real peers on loopback and show every layer working (uses a temporary data dir).
     Demo {
         /// Print the measurements as JSON instead of the summary.
@@ -68,6 +77,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Idmgr(command) => {
             let data_dir = data_dir_or_default(cli.data_dir.as_deref())?;
             idmgr::run(&data_dir, command)
+        }
+        Command::Pnrp(command) => {
+            let data_dir = data_dir_or_default(cli.data_dir.as_deref())?;
+            runtime()?.block_on(pnrp::run(&data_dir, command))
         }
         Command::Demo { json } => runtime()?.block_on(demo::run(json)),
         Command::Sim(command) => sim::run(command),

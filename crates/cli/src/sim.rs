@@ -11,9 +11,36 @@ use crate::output;
 /// coded symbols fit comfortably in memory).
 const MAX_SYNC_RECORDS: usize = 20_000_000;
 
+/// Largest PNRP network `p2p sim pnrp` builds (memory grows about 10 KiB per node).
+const MAX_PNRP_NODES: usize = 200_000;
+
 /// Simulation commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum SimCommand {
+    /// PNRP: N nodes bootstrap through seeds, register their names, then R resolves run.
+    Pnrp {
+        /// Simulated nodes.
+        #[arg(long, default_value_t = 1_000)]
+        nodes: usize,
+        /// Resolves of registered names from random nodes.
+        #[arg(long, default_value_t = 10_000)]
+        resolves: usize,
+        /// Churn: exponential session lengths with this median, in seconds (none if absent).
+        #[arg(long)]
+        churn_median_secs: Option<f64>,
+        /// Fraction of nodes that answer with forged or stale CPAs and lying routing entries.
+        #[arg(long, default_value_t = 0.0)]
+        adversarial_fraction: f64,
+        /// Disjoint lookup paths per resolve (S-Kademlia); 0 or 1 means a single lookup.
+        #[arg(long, default_value_t = 0)]
+        disjoint_paths: usize,
+        /// Seed of every random choice in the run.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Print one JSON object instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Reconcile two replicas of N records that differ by D (graph sync), in memory.
     Sync {
         /// Records in each replica (before the difference).
@@ -37,6 +64,61 @@ pub(crate) enum SimCommand {
 /// Runs a simulation command.
 pub(crate) fn run(command: SimCommand) -> Result<(), CliError> {
     match command {
+        SimCommand::Pnrp {
+            nodes,
+            resolves,
+            churn_median_secs,
+            adversarial_fraction,
+            disjoint_paths,
+            seed,
+            json,
+        } => {
+            if nodes == 0 || nodes > MAX_PNRP_NODES {
+                return Err(CliError::Usage(format!("--nodes must be 1 to {MAX_PNRP_NODES}")));
+            }
+            if !(0.0..1.0).contains(&adversarial_fraction) {
+                return Err(CliError::Usage(
+                    "--adversarial-fraction must be at least 0 and below 1".into(),
+                ));
+            }
+            if churn_median_secs.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
+                return Err(CliError::Usage("--churn-median-secs must be positive".into()));
+            }
+            let mut params = peergroup_pnrp::scenario::Params::new(nodes, resolves);
+            params.churn_median_session_secs = churn_median_secs;
+            params.adversarial_fraction = adversarial_fraction;
+            params.disjoint_paths = disjoint_paths;
+            params.seed = seed;
+            let report = peergroup_pnrp::scenario::run(&params)
+                .map_err(|e| CliError::runtime(format!("pnrp simulation: {e}")))?;
+            let text = serde_json::to_string(&report)
+                .map_err(|e| CliError::runtime(format!("cannot encode the report: {e}")))?;
+            if json {
+                output::line(text)
+            } else {
+                let v: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| CliError::runtime(format!("cannot read the report: {e}")))?;
+                let keys = [
+                    "nodes",
+                    "resolves",
+                    "succeeded",
+                    "success_rate",
+                    "hops_median",
+                    "hops_p99",
+                    "messages_per_resolve_median",
+                    "messages_per_resolve_p99",
+                    "maintenance_bytes_per_node_per_sec",
+                    "forged_accepted",
+                    "setup_seconds",
+                    "sim_seconds",
+                    "wall_seconds",
+                    "peak_rss_bytes",
+                ];
+                let pairs: Vec<(&str, String)> =
+                    keys.iter().map(|k| (*k, v[*k].to_string())).collect();
+                output::details(&pairs)
+            }
+        }
         SimCommand::Sync { records, diff, max_message_bytes, seed, json } => {
             if records > MAX_SYNC_RECORDS {
                 return Err(CliError::Usage(format!(

@@ -1,4 +1,4 @@
-//! `p2p sim sync` reconciles two replicas and reports honest figures; bad flags are usage
+//! `p2p sim sync` and `p2p sim pnrp` run and report honest figures; bad flags are usage
 //! errors.
 #![allow(clippy::unwrap_used)]
 
@@ -28,5 +28,36 @@ fn bad_flags_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot exceed"));
     let out = p2p(&["sim", "sync", "--max-message-bytes", "10"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn sim_pnrp_reports_every_field() {
+    let out = p2p(&["sim", "pnrp", "--nodes", "100", "--resolves", "200", "--seed", "5", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "nodes",
+        "resolves",
+        "succeeded",
+        "success_rate",
+        "hops_median",
+        "hops_p99",
+        "messages_per_resolve_median",
+        "messages_per_resolve_p99",
+        "maintenance_bytes_per_node_per_sec",
+        "forged_accepted",
+        "setup_seconds",
+        "sim_seconds",
+        "wall_seconds",
+        "peak_rss_bytes",
+    ] {
+        assert!(!r[key].is_null(), "missing {key}: {r}");
+    }
+    assert_eq!(r["nodes"], 100);
+    assert_eq!(r["resolves"], 200);
+    assert_eq!(r["forged_accepted"], 0);
+    assert_eq!(r["succeeded"], 200, "{r}");
+    let out = p2p(&["sim", "pnrp", "--nodes", "0"]);
     assert_eq!(out.status.code(), Some(2));
 }

@@ -1,0 +1,69 @@
+//! Every resolve ends with a clear outcome: found, not found, timed out, cloud not ready.
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+mod common;
+
+use std::time::Duration;
+
+use peergroup_base::PeerName;
+use peergroup_pnrp::proto::{Cloud, Command, Event, ResolveId, ResolveOutcome, ResolveRequest};
+use peergroup_sim::NodeIdx;
+
+#[test]
+fn a_name_nobody_registered_is_not_found_quickly() {
+    let mut c = common::cloud(40, 31, common::config());
+    let name: PeerName = "0.nobody-here".parse().unwrap();
+    let r = c.resolve(5, &name, 4);
+    assert_eq!(r.outcome, ResolveOutcome::NotFound);
+    assert!(r.instances.is_empty());
+    assert!(r.stats.elapsed_micros < 2_000_000, "{:?}", r.stats);
+}
+
+#[test]
+fn a_cut_off_resolver_times_out() {
+    let mut c = common::cloud(30, 32, common::config());
+    let req = c.own_name_request(4);
+    c.register(4, req);
+    // a resolver that does not hold the name itself, cut off from everyone else
+    let key = peergroup_pnrp::proto::Key::of_name(&c.nodes[4].name.p2p_id());
+    let lonely = (0..30)
+        .find(|&i| i != 4 && c.node(i).store(Cloud::Global).cpas_for(&key).is_empty())
+        .expect("with 30 nodes and 20 replicas some node is not a replica");
+    let others: Vec<NodeIdx> =
+        (0..30).filter(|&i| i != lonely).map(|i| NodeIdx(i as u32)).collect();
+    c.sim.partition(&[&others]);
+    let mut req = ResolveRequest::new(c.nodes[4].name.clone());
+    req.timeout = Duration::from_secs(3);
+    let r = c.resolve_with(lonely, req);
+    assert_eq!(r.outcome, ResolveOutcome::TimedOut);
+    assert!(r.stats.elapsed_micros >= 3_000_000);
+}
+
+#[test]
+fn a_disabled_cloud_is_not_ready() {
+    let mut c = common::cloud(10, 33, common::config());
+    let mut req = ResolveRequest::new("0.x".parse().unwrap());
+    req.cloud = Cloud::LinkLocal; // not enabled in these nodes
+    let r = c.resolve_with(1, req);
+    assert_eq!(r.outcome, ResolveOutcome::CloudNotReady);
+}
+
+#[test]
+fn a_resolve_on_a_synchronising_node_waits_for_the_cloud() {
+    let mut c = common::cloud(20, 34, common::config());
+    let req = c.own_name_request(2);
+    c.register(2, req);
+    // restart node 15 and resolve at once: the cloud is synchronising, the resolve waits
+    c.sim.restart(NodeIdx(15));
+    let id = ResolveId(999);
+    let request = ResolveRequest::new(c.nodes[2].name.clone());
+    c.sim.command(NodeIdx(15), Command::Resolve { id, request });
+    let done = c
+        .run_until_event(
+            Duration::from_secs(30),
+            |e| matches!(e, Event::ResolveDone { id: x, .. } if *x == id),
+        )
+        .expect("ends");
+    let Event::ResolveDone { outcome, .. } = done else { unreachable!() };
+    assert_eq!(outcome, ResolveOutcome::Found);
+}
