@@ -12,6 +12,7 @@
 //!                                     [--listen ADDR] [--seed ADDR]...
 //! p2p [--data-dir DIR] pnrp resolve <PEER NAME> [--seed ADDR]... [--max N] [--timeout S] [--json]
 //! p2p demo [--json]
+//! p2p sim graph --members N --records R [--crash-fraction F] [--latency-ms MIN..MAX] [--seed X] [--json]
 //! p2p sim sync --records N --diff D [--max-message-bytes B] [--seed X] [--json]
 //! p2p sim pnrp --nodes N --resolves R [--churn-median-secs S] [--adversarial-fraction F]
 //!              [--disjoint-paths D] [--seed X] [--json]

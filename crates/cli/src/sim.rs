@@ -14,6 +14,22 @@ const MAX_SYNC_RECORDS: usize = 20_000_000;
 /// Largest PNRP network `p2p sim pnrp` builds (memory grows about 10 KiB per node).
 const MAX_PNRP_NODES: usize = 200_000;
 
+/// Largest graph `p2p sim graph` builds.
+const MAX_GRAPH_MEMBERS: usize = 100_000;
+/// Most records `p2p sim graph` publishes.
+const MAX_GRAPH_RECORDS: usize = 1_000_000;
+
+/// Parses `MIN..MAX` milliseconds.
+fn latency_range(s: &str) -> Result<(u64, u64), String> {
+    let (lo, hi) = s.split_once("..").ok_or_else(|| format!("expected MIN..MAX, got {s:?}"))?;
+    let lo: u64 = lo.trim().parse().map_err(|_| format!("bad minimum in {s:?}"))?;
+    let hi: u64 = hi.trim().parse().map_err(|_| format!("bad maximum in {s:?}"))?;
+    if lo > hi || hi > 60_000 {
+        return Err(format!("need MIN ≤ MAX ≤ 60000 ms, got {s:?}"));
+    }
+    Ok((lo, hi))
+}
+
 /// Simulation commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum SimCommand {
@@ -36,6 +52,27 @@ pub(crate) enum SimCommand {
         disjoint_paths: usize,
         /// Seed of every random choice in the run.
         #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Print one JSON object instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Graph: N members flood R records published from random members over simulated links.
+    Graph {
+        /// Members of the graph.
+        #[arg(long, default_value_t = 1_000)]
+        members: usize,
+        /// Records published.
+        #[arg(long, default_value_t = 1_000)]
+        records: usize,
+        /// Fraction of members crashed at once mid-run (figures are over the survivors).
+        #[arg(long, default_value_t = 0.0)]
+        crash_fraction: f64,
+        /// Per-link latency range in milliseconds.
+        #[arg(long, default_value = "10..100", value_parser = latency_range)]
+        latency_ms: (u64, u64),
+        /// Seed of every random choice in the run.
+        #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Print one JSON object instead of a summary.
         #[arg(long)]
@@ -96,27 +133,66 @@ pub(crate) fn run(command: SimCommand) -> Result<(), CliError> {
             if json {
                 output::line(text)
             } else {
-                let v: serde_json::Value = serde_json::from_str(&text)
-                    .map_err(|e| CliError::runtime(format!("cannot read the report: {e}")))?;
-                let keys = [
-                    "nodes",
-                    "resolves",
-                    "succeeded",
-                    "success_rate",
-                    "hops_median",
-                    "hops_p99",
-                    "messages_per_resolve_median",
-                    "messages_per_resolve_p99",
-                    "maintenance_bytes_per_node_per_sec",
-                    "forged_accepted",
-                    "setup_seconds",
-                    "sim_seconds",
-                    "wall_seconds",
-                    "peak_rss_bytes",
-                ];
-                let pairs: Vec<(&str, String)> =
-                    keys.iter().map(|k| (*k, v[*k].to_string())).collect();
-                output::details(&pairs)
+                print_fields(
+                    &text,
+                    &[
+                        "nodes",
+                        "resolves",
+                        "succeeded",
+                        "success_rate",
+                        "hops_median",
+                        "hops_p99",
+                        "messages_per_resolve_median",
+                        "messages_per_resolve_p99",
+                        "maintenance_bytes_per_node_per_sec",
+                        "forged_accepted",
+                        "setup_seconds",
+                        "sim_seconds",
+                        "wall_seconds",
+                        "peak_rss_bytes",
+                    ],
+                )
+            }
+        }
+        SimCommand::Graph { members, records, crash_fraction, latency_ms, seed, json } => {
+            if !(2..=MAX_GRAPH_MEMBERS).contains(&members) {
+                return Err(CliError::Usage(format!("--members must be 2 to {MAX_GRAPH_MEMBERS}")));
+            }
+            if records > MAX_GRAPH_RECORDS {
+                return Err(CliError::Usage(format!(
+                    "--records must be at most {MAX_GRAPH_RECORDS}"
+                )));
+            }
+            if !(0.0..1.0).contains(&crash_fraction) {
+                return Err(CliError::Usage(
+                    "--crash-fraction must be at least 0 and below 1".into(),
+                ));
+            }
+            let mut params = peergroup_graph::scenario::Params::new(members, records);
+            params.crash_fraction = crash_fraction;
+            params.latency_ms = latency_ms;
+            params.seed = seed;
+            let report = peergroup_graph::scenario::run(&params);
+            let text = serde_json::to_string(&report)
+                .map_err(|e| CliError::runtime(format!("cannot encode the report: {e}")))?;
+            if json {
+                output::line(text)
+            } else {
+                print_fields(
+                    &text,
+                    &[
+                        "members",
+                        "records",
+                        "delivered_fraction",
+                        "copies_per_delivery",
+                        "control_messages_per_delivery",
+                        "overhead_bytes_per_delivery",
+                        "last_delivery_hop_median",
+                        "last_delivery_ms_median",
+                        "partitioned",
+                        "wall_seconds",
+                    ],
+                )
             }
         }
         SimCommand::Sync { records, diff, max_message_bytes, seed, json } => {
@@ -153,4 +229,12 @@ pub(crate) fn run(command: SimCommand) -> Result<(), CliError> {
             }
         }
     }
+}
+
+/// Prints the named fields of a JSON report as aligned `label: value` lines.
+fn print_fields(json: &str, keys: &[&str]) -> Result<(), CliError> {
+    let v: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| CliError::runtime(format!("cannot read the report: {e}")))?;
+    let pairs: Vec<(&str, String)> = keys.iter().map(|k| (*k, v[*k].to_string())).collect();
+    output::details(&pairs)
 }

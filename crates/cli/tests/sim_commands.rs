@@ -61,3 +61,29 @@ fn sim_pnrp_reports_every_field() {
     let out = p2p(&["sim", "pnrp", "--nodes", "0"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn sim_graph_reports_every_field() {
+    let out = p2p(&["sim", "graph", "--members", "60", "--records", "30", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "members",
+        "records",
+        "delivered_fraction",
+        "copies_per_delivery",
+        "control_messages_per_delivery",
+        "overhead_bytes_per_delivery",
+        "last_delivery_hop_median",
+        "last_delivery_ms_median",
+        "partitioned",
+        "wall_seconds",
+    ] {
+        assert!(!r[key].is_null(), "missing {key}: {r}");
+    }
+    assert_eq!(r["delivered_fraction"], 1.0, "{r}");
+    assert_eq!(r["partitioned"], false);
+    assert!(r["copies_per_delivery"].as_f64().unwrap() >= 1.0);
+    let out = p2p(&["sim", "graph", "--latency-ms", "100..10"]);
+    assert_eq!(out.status.code(), Some(2));
+}

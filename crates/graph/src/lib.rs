@@ -3,8 +3,7 @@
 //!
 //! A *graph* is a set of peers that each hold a replica of one record database and keep
 //! it in step by flooding new records to their neighbours and reconciling on connect.
-//! This crate provides the database half, on which the flooding and synchronisation core
-//! is built:
+//! This crate provides the database and the protocol core that floods and synchronises it:
 //!
 //! * [`record`]: the [`Record`] — typed, versioned, expiring, with attributes, payload and
 //!   opaque security data — its canonical encoding, the exact bytes a signature covers,
@@ -17,19 +16,25 @@
 //!   (feature `sled`); iteration in sync order `(modified HLC, id)`, per-record digests,
 //!   lookup by id, type and creator, tombstones and expiry purge.
 //! * [`search`]: a small query language over attributes and reserved fields.
+//! * [`proto`]: the sans-IO core that keeps replicas in step — HyParView topology with a
+//!   partition signature, PlumTree flooding with lazy push, and synchronisation on connect
+//!   by set reconciliation — with the [`proto::SecurityProvider`] hook the grouping layer
+//!   implements.
+//! * [`scenario`]: the simulated scale run behind `p2p sim graph`.
 //!
 //! Nothing here reads a clock: every operation that depends on time takes the wall-clock
 //! time as a [`UnixTime`](peergroup_base::UnixTime) argument.
 //!
-//! Still to come on top of these types (see issue 4): the flooding, reconciliation and
-//! topology core (`graph::proto`) and its tokio driver (`graph::net`).
+//! Still to come (see issue 4): the tokio driver (`graph::net`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod error;
 pub mod hlc;
 mod id;
+pub mod proto;
 pub mod record;
+pub mod scenario;
 pub mod search;
 pub mod store;
 

@@ -78,14 +78,30 @@ pub enum Latency {
         /// Mean of the exponential queueing delay added to it.
         jitter_mean: Duration,
     },
+    /// One delay per link: every unordered pair of nodes gets a delay drawn uniformly from
+    /// `min..=max` (microsecond resolution) by hashing the pair with the simulator's seed,
+    /// and every message on that link takes exactly that delay. So links differ, as paths
+    /// on a real network do, and each link delivers in send order, as the one stream per
+    /// peer of the QUIC driver does. Draws nothing from the RNG.
+    PerLink {
+        /// Delay of the fastest links.
+        min: Duration,
+        /// Delay of the slowest links.
+        max: Duration,
+    },
 }
 
 impl Latency {
-    /// Draws one delay, in microseconds.
-    pub(crate) fn sample_micros(&self, rng: &mut ChaCha8Rng) -> u64 {
+    /// Draws one delay, in microseconds, for a message on the link whose pair hash is
+    /// `link` (see [`LinkConfig::sample_delay`]).
+    pub(crate) fn sample_micros(&self, rng: &mut ChaCha8Rng, link: u64) -> u64 {
         match *self {
             Latency::Fixed(d) => micros(d),
             Latency::Uniform { min, max } => uniform(rng, min, max),
+            Latency::PerLink { min, max } => {
+                let (a, b) = (micros(min), micros(max));
+                if b <= a { a } else { a + link % (b - a + 1) }
+            }
             Latency::Exponential { mean } => exponential(rng, micros(mean) as f64),
             Latency::Shifted { base, jitter_mean } => {
                 micros(base).saturating_add(exponential(rng, micros(jitter_mean) as f64))
@@ -97,8 +113,10 @@ impl Latency {
     pub fn mean(&self) -> Duration {
         match *self {
             Latency::Fixed(d) => d,
-            Latency::Uniform { min, max } if max > min => min + (max - min) / 2,
-            Latency::Uniform { min, .. } => min,
+            Latency::Uniform { min, max } | Latency::PerLink { min, max } if max > min => {
+                min + (max - min) / 2
+            }
+            Latency::Uniform { min, .. } | Latency::PerLink { min, .. } => min,
             Latency::Exponential { mean } => mean,
             Latency::Shifted { base, jitter_mean } => base + jitter_mean,
         }
@@ -187,11 +205,13 @@ impl LinkConfig {
     }
 
     /// Delay of one copy of a message: latency plus, with probability `reorder`, the extra
-    /// reordering delay. Returns the delay and whether the copy was held back.
-    pub(crate) fn sample_delay(&self, rng: &mut ChaCha8Rng) -> (u64, bool) {
-        let base = self.latency.sample_micros(rng);
+    /// reordering delay. Returns the delay and whether the copy was held back. `link` is a
+    /// well-mixed hash of the simulator seed and the node pair, used by
+    /// [`Latency::PerLink`].
+    pub(crate) fn sample_delay(&self, rng: &mut ChaCha8Rng, link: u64) -> (u64, bool) {
+        let base = self.latency.sample_micros(rng, link);
         if chance(rng, self.reorder) {
-            (base.saturating_add(self.reorder_delay.sample_micros(rng)), true)
+            (base.saturating_add(self.reorder_delay.sample_micros(rng, link)), true)
         } else {
             (base, false)
         }
@@ -287,15 +307,35 @@ mod tests {
             Latency::Exponential { mean: ms(30) },
             Latency::Shifted { base: ms(5), jitter_mean: ms(10) },
         ] {
-            let got = mean_of(50_000, || lat.sample_micros(&mut rng));
+            let got = mean_of(50_000, || lat.sample_micros(&mut rng, 0));
             let want = micros(lat.mean()) as f64;
             assert!((got - want).abs() < want * 0.03, "{lat:?}: mean {got} vs {want}");
         }
         let u = Latency::Uniform { min: ms(10), max: ms(50) };
         for _ in 0..10_000 {
-            let s = u.sample_micros(&mut rng);
+            let s = u.sample_micros(&mut rng, 0);
             assert!((10_000..=50_000).contains(&s));
         }
+    }
+
+    #[test]
+    fn per_link_latency_is_fixed_per_link_and_spread_over_the_range() {
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let untouched = rng.clone();
+        let ms = Duration::from_millis;
+        let l = Latency::PerLink { min: ms(10), max: ms(100) };
+        let mut seen = Vec::new();
+        for pair in 0..2_000u64 {
+            let link = crate::node::splitmix(pair);
+            let a = l.sample_micros(&mut rng, link);
+            assert_eq!(a, l.sample_micros(&mut rng, link), "one delay per link");
+            assert!((10_000..=100_000).contains(&a));
+            seen.push(a as f64);
+        }
+        assert_eq!(rng, untouched, "draws nothing from the RNG");
+        let mean = seen.iter().sum::<f64>() / seen.len() as f64;
+        assert!((mean - 55_000.0).abs() < 2_500.0, "mean {mean}");
+        assert_eq!(l.mean(), ms(55));
     }
 
     #[test]

@@ -5,13 +5,20 @@ use peergroup_base::codec::HEADER_LEN;
 use peergroup_base::{PeerAddr, Protocol};
 
 use crate::link::{LinkConfig, chance, micros};
-use crate::node::NodeIdx;
+use crate::node::{NodeIdx, splitmix};
 use crate::sim::{Pending, Sim};
 use crate::trace::{Record, hash_bytes};
 
 /// The key of the unordered pair `{a, b}`.
 fn link_key(a: u32, b: u32) -> (u32, u32) {
     if a <= b { (a, b) } else { (b, a) }
+}
+
+/// A well-mixed hash of the simulator seed and the unordered pair `{a, b}`: the delay of a
+/// [`Latency::PerLink`](crate::Latency::PerLink) link.
+fn link_hash(seed: u64, a: u32, b: u32) -> u64 {
+    let (lo, hi) = link_key(a, b);
+    splitmix(splitmix(seed ^ 0x6c69_6e6b) ^ (u64::from(lo) << 32 | u64::from(hi)))
 }
 
 impl<P: Protocol> Sim<P> {
@@ -166,7 +173,8 @@ impl<P: Protocol> Sim<P> {
         body_hash: u64,
         msg: P::Message,
     ) {
-        let (delay, reordered) = link.sample_delay(&mut self.rng);
+        let pair = link_hash(self.config.seed, from, to);
+        let (delay, reordered) = link.sample_delay(&mut self.rng, pair);
         if reordered {
             self.stats.reordered += 1;
         }
@@ -186,7 +194,8 @@ impl<P: Protocol> Sim<P> {
         }
         let inc = d.incarnation;
         let link = *self.link_config(from, dest);
-        let (delay, _) = link.sample_delay(&mut self.rng);
+        let pair = link_hash(self.config.seed, from, dest);
+        let (delay, _) = link.sample_delay(&mut self.rng, pair);
         let at = self.now.saturating_add(delay);
         let from_addr = self.nodes[from as usize].addr;
         self.schedule(at, Pending::PeerDown { node: dest, inc, peer: from_addr });

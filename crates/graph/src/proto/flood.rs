@@ -1,0 +1,533 @@
+//! Flooding with lazy push (`graph.md` §7): PlumTree (Leitão, Pereira, Rodrigues, "Epidemic
+//! Broadcast Trees", SRDS 2007) over the neighbour links.
+//!
+//! Each neighbour link is *eager* or *lazy*. A record new to a node (written locally,
+//! flooded, synchronised, or accepted after deferral) is pushed whole to the eager
+//! neighbours and announced — id, version, digest tag, hops — to the lazy ones, in
+//! batches every `announce_interval`. Links start eager; a node that receives a copy it
+//! already holds prunes the link it came on (both ends turn it lazy), so the eager links
+//! shrink to a spanning tree and each node receives each record about once. A node that
+//! hears an announcement of a record it lacks waits `graft_timeout` for the eager copy,
+//! then grafts: asks the announcer for the record and turns that link eager, repairing the
+//! tree where a node failed.
+//!
+//! The tree is not shaped by duplicates alone, as in PlumTree, which fragments under many
+//! concurrent writers: it is the first-arrival tree of the signature beacons
+//! (`signature.rs`), and only links outside it are pruned. The writer of a record also
+//! hands its lazy neighbours a *custody copy*, stored and announced but not pushed on, so
+//! a record outlives a writer that fails before its tree neighbours pass it on.
+//!
+//! Whatever the path, a copy meets the same rules ([MS-PPGRH] 3.1.7.3): new or newer —
+//! store and forward; equal — stop; older — stop, and send our newer copy back to the
+//! sender. Expired records are never sent.
+
+use peergroup_base::{Now, PeerAddr};
+
+use crate::id::RecordId;
+use crate::proto::api::{Event, RecordChange, RecordSource, TimerKind};
+use crate::proto::error::ProtoError;
+use crate::proto::message::{
+    Announcement, DigestTag, GraftItem, MAX_ANNOUNCE_ITEMS, Message, WireRecord,
+};
+use crate::proto::node::{GraphNode, MAX_ANNOUNCERS, Out};
+use crate::proto::presence::PRESENCE_TYPE;
+use crate::proto::security::{SecurityProvider, Validation};
+use crate::record::Record;
+use crate::store::{ApplyOutcome, RecordStore};
+
+/// What became of a record that arrived.
+#[derive(Debug)]
+pub(crate) enum Verdict {
+    /// New or newer here: stored.
+    Stored(Record),
+    /// Already held (or deferred, or refused before).
+    Duplicate,
+    /// We hold a newer version (returned).
+    Older(Record),
+    /// The provider deferred it.
+    Deferred,
+    /// Refused (reported in an event).
+    Rejected,
+}
+
+impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
+    /// The full path of a record from a peer: decode and check, compare with the stored
+    /// version, validate with the provider, observe its clock, store.
+    pub(crate) fn receive_record(
+        &mut self,
+        now: Now,
+        wire: &WireRecord,
+        from: PeerAddr,
+        source: RecordSource,
+        out: &mut Out,
+    ) -> Verdict {
+        let record = match wire.to_record(self.store.limits()) {
+            Ok(r) => r,
+            Err(e) => {
+                self.counters.records_rejected += 1;
+                self.reject(from, e.into(), out);
+                return Verdict::Rejected;
+            }
+        };
+        if record.record_type() == PRESENCE_TYPE {
+            self.counters.presence_copies_received += 1;
+        } else {
+            self.counters.copies_received += 1;
+            self.counters.copy_bytes_received += record.encoded_len() as u64;
+        }
+        match self.store.get(&record.id(), now.unix) {
+            Ok(Some(stored)) if stored.digest() == record.digest() => {
+                self.counters.duplicates += 1;
+                return Verdict::Duplicate;
+            }
+            Ok(Some(stored)) if stored.conflict_cmp(&record).is_gt() => {
+                self.counters.older_received += 1;
+                return Verdict::Older(stored);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                self.reject(from, e.into(), out);
+                return Verdict::Rejected;
+            }
+        }
+        let tag = DigestTag::of(&record.digest());
+        if self.rejected_set.contains(&(record.id(), tag))
+            || self.deferred.get(&record.id()).is_some_and(|d| d.record == record)
+        {
+            self.counters.duplicates += 1;
+            return Verdict::Duplicate;
+        }
+        if record.is_expired(now.unix) {
+            self.counters.records_rejected += 1;
+            let e = crate::error::GraphError::RecordExpired {
+                id: record.id(),
+                expires: record.expires(),
+            };
+            self.reject(from, e.into(), out);
+            return Verdict::Rejected;
+        }
+        match self.provider.validate(&self.graph, &record, now.unix) {
+            Validation::Accept => {}
+            Validation::Reject(reason) => {
+                self.counters.records_rejected += 1;
+                self.remember_rejected(&record);
+                self.reject(from, ProtoError::ProviderRejected { id: record.id(), reason }, out);
+                return Verdict::Rejected;
+            }
+            Validation::Defer => {
+                self.defer(record, Some(from), out);
+                return Verdict::Deferred;
+            }
+        }
+        self.store_remote(now, record, Some(from), source, out)
+    }
+
+    /// Stores a validated record from a peer (or a deferred one accepted later).
+    pub(crate) fn store_remote(
+        &mut self,
+        now: Now,
+        record: Record,
+        from: Option<PeerAddr>,
+        source: RecordSource,
+        out: &mut Out,
+    ) -> Verdict {
+        let report = |node: &mut Self, e: ProtoError, out: &mut Out| {
+            node.counters.records_rejected += 1;
+            match from {
+                Some(p) => node.reject(p, e, out),
+                None => node.command_failed("RetryDeferred", e, out),
+            }
+        };
+        // A remote timestamp pulls our clock forward, within the drift bound (§3.5).
+        if let Err(e) = self.hlc.observe(record.modified(), now.unix) {
+            report(self, e.into(), out);
+            return Verdict::Rejected;
+        }
+        match self.store.apply(&record, now.unix) {
+            Ok(outcome @ (ApplyOutcome::Added | ApplyOutcome::Updated { .. })) => {
+                self.on_stored(now, &record, outcome, source, out);
+                Verdict::Stored(record)
+            }
+            Ok(ApplyOutcome::Unchanged) => {
+                self.counters.duplicates += 1;
+                Verdict::Duplicate
+            }
+            Ok(ApplyOutcome::IgnoredOlder) => match self.store.get(&record.id(), now.unix) {
+                Ok(Some(stored)) => {
+                    self.counters.older_received += 1;
+                    Verdict::Older(stored)
+                }
+                _ => Verdict::Duplicate,
+            },
+            Ok(ApplyOutcome::Rejected(r)) => {
+                report(self, r.into_error(record.id(), record.expires()).into(), out);
+                Verdict::Rejected
+            }
+            Err(e) => {
+                report(self, e.into(), out);
+                Verdict::Rejected
+            }
+        }
+    }
+
+    /// Bookkeeping after the store took a record: event, node list, expiry timer,
+    /// deferred and missing lists.
+    pub(crate) fn on_stored(
+        &mut self,
+        now: Now,
+        record: &Record,
+        outcome: ApplyOutcome,
+        source: RecordSource,
+        out: &mut Out,
+    ) {
+        let change = if record.is_deleted() {
+            RecordChange::Deleted
+        } else if matches!(outcome, ApplyOutcome::Added) {
+            RecordChange::Added
+        } else {
+            RecordChange::Updated
+        };
+        out.emit(Event::RecordChanged {
+            change,
+            id: record.id(),
+            record_type: record.record_type(),
+            version: record.version(),
+            source,
+        });
+        if record.record_type() == PRESENCE_TYPE {
+            self.presence_changed(record, change, out);
+        }
+        if self.deferred.get(&record.id()).is_some_and(|d| !d.record.conflict_cmp(record).is_gt()) {
+            self.deferred.remove(&record.id());
+        }
+        self.missing.remove(&(record.id(), DigestTag::of(&record.digest())));
+        self.note_expiry(now, record.expires(), out);
+    }
+
+    /// Pushes a record to the eager neighbours and queues announcements for the lazy
+    /// ones, except `except` (where it came from).
+    pub(crate) fn flood(
+        &mut self,
+        now: Now,
+        record: &Record,
+        hops: u16,
+        except: Option<PeerAddr>,
+        out: &mut Out,
+    ) {
+        self.forward(now, record, hops, except, true, out);
+    }
+
+    /// [`flood`](Self::flood), optionally without the announcements (already made).
+    fn forward(
+        &mut self,
+        now: Now,
+        record: &Record,
+        hops: u16,
+        except: Option<PeerAddr>,
+        announce: bool,
+        out: &mut Out,
+    ) {
+        if record.is_expired(now.unix) {
+            return;
+        }
+        let announcement = Announcement::of(record, hops);
+        let mut eager = Vec::new();
+        let mut queued = false;
+        for l in self.neighbours.values_mut() {
+            if except.is_some_and(|e| e.node == l.peer.node) {
+                continue;
+            }
+            if l.eager {
+                eager.push(l.peer);
+            } else if announce {
+                l.announce.push(announcement);
+                queued = true;
+            }
+        }
+        for peer in eager {
+            self.counters.pushes_sent += 1;
+            let msg =
+                Message::Push { hops: hops.saturating_add(1), record: WireRecord::from(record) };
+            self.send(peer, msg, out);
+        }
+        if queued && !self.announce_armed {
+            self.announce_armed = true;
+            let at = now.instant + self.config.announce_interval;
+            self.set_timer(at, TimerKind::AnnounceFlush, out);
+        }
+    }
+
+    /// Floods a record this node wrote: pushed to the eager neighbours, and sent whole
+    /// to the lazy ones as a custody copy (§7.2), so that it outlives this node even if
+    /// the node fails before its tree neighbours pass it on.
+    pub(crate) fn publish_flood(&mut self, now: Now, record: &Record, out: &mut Out) {
+        if record.is_expired(now.unix) {
+            return;
+        }
+        let peers: Vec<(PeerAddr, bool)> =
+            self.neighbours.values().map(|l| (l.peer, l.eager)).collect();
+        for (peer, eager) in peers {
+            self.counters.pushes_sent += 1;
+            let msg = if eager {
+                Message::Push { hops: 1, record: WireRecord::from(record) }
+            } else {
+                Message::Custody { record: WireRecord::from(record) }
+            };
+            self.send(peer, msg, out);
+        }
+    }
+
+    /// Queues an announcement to every neighbour but `except`, eager ones included.
+    fn announce_to_all(
+        &mut self,
+        now: Now,
+        record: &Record,
+        hops: u16,
+        except: PeerAddr,
+        out: &mut Out,
+    ) {
+        let a = Announcement::of(record, hops);
+        let mut queued = false;
+        for l in self.neighbours.values_mut() {
+            if l.peer.node != except.node {
+                l.announce.push(a);
+                queued = true;
+            }
+        }
+        if queued && !self.announce_armed {
+            self.announce_armed = true;
+            let at = now.instant + self.config.announce_interval;
+            self.set_timer(at, TimerKind::AnnounceFlush, out);
+        }
+    }
+
+    /// A custody copy from the record's writer: stored and announced to every other
+    /// neighbour, but not pushed on — the tree copy will come, and is forwarded then. If
+    /// the writer fails first, the announcements let the neighbours pull it from here.
+    pub(crate) fn on_custody(
+        &mut self,
+        now: Now,
+        from: PeerAddr,
+        wire: &WireRecord,
+        out: &mut Out,
+    ) {
+        let source = RecordSource::Flood { from: from.node, hops: 1 };
+        match self.receive_record(now, wire, from, source, out) {
+            Verdict::Stored(r) => {
+                let key = (r.id(), DigestTag::of(&r.digest()));
+                if self.custody_set.insert(key) {
+                    self.custody.push_back(key);
+                    if self.custody.len() > crate::proto::node::CUSTODY_MEMORY
+                        && let Some(old) = self.custody.pop_front()
+                    {
+                        self.custody_set.remove(&old);
+                    }
+                }
+                self.announce_to_all(now, &r, 1, from, out);
+            }
+            Verdict::Older(ours) => {
+                self.counters.pushes_sent += 1;
+                let msg = Message::Push { hops: 1, record: WireRecord::from(ours) };
+                self.send(from, msg, out);
+            }
+            Verdict::Duplicate | Verdict::Deferred | Verdict::Rejected => {}
+        }
+    }
+
+    pub(crate) fn flush_announcements(&mut self, out: &mut Out) {
+        self.announce_armed = false;
+        let mut batches = Vec::new();
+        for l in self.neighbours.values_mut() {
+            if !l.announce.is_empty() {
+                batches.push((l.peer, std::mem::take(&mut l.announce)));
+            }
+        }
+        for (peer, items) in batches {
+            for chunk in items.chunks(MAX_ANNOUNCE_ITEMS) {
+                self.counters.announce_messages_sent += 1;
+                self.counters.announcements_sent += chunk.len() as u64;
+                self.send(peer, Message::Announce(chunk.to_vec()), out);
+            }
+        }
+    }
+
+    pub(crate) fn on_push(
+        &mut self,
+        now: Now,
+        from: PeerAddr,
+        hops: u16,
+        wire: &WireRecord,
+        out: &mut Out,
+    ) {
+        let source = RecordSource::Flood { from: from.node, hops };
+        match self.receive_record(now, wire, from, source, out) {
+            Verdict::Stored(r) => self.flood(now, &r, hops, Some(from), out),
+            Verdict::Duplicate
+                if !self.custody_set.is_empty()
+                    && self.forward_custody(now, from, hops, wire, out) => {}
+            Verdict::Duplicate => {
+                // A redundant eager link: prune it (PlumTree §3.6) — unless it is a link
+                // of the beacon tree, which duplicates during a tree change do not undo,
+                // or the repair link of a node cut off from its parent.
+                let parent = self.parent;
+                if let Some(l) = self.neighbours.get_mut(&from.node)
+                    && l.eager
+                    && !l.child
+                    && !(l.repair && parent.is_none())
+                    && parent != Some(from.node)
+                {
+                    l.eager = false;
+                    self.counters.prunes_sent += 1;
+                    self.send(from, Message::Prune, out);
+                }
+            }
+            Verdict::Older(ours) => {
+                if !ours.is_expired(now.unix) {
+                    self.counters.pushes_sent += 1;
+                    let msg = Message::Push { hops: 1, record: WireRecord::from(ours) };
+                    self.send(from, msg, out);
+                }
+            }
+            Verdict::Deferred | Verdict::Rejected => {}
+        }
+    }
+
+    /// The tree copy of a record held in custody arrived: forward it now, as if new.
+    /// Returns `false` if the record was not held in custody.
+    fn forward_custody(
+        &mut self,
+        now: Now,
+        from: PeerAddr,
+        hops: u16,
+        wire: &WireRecord,
+        out: &mut Out,
+    ) -> bool {
+        let Ok(r) = wire.to_record(self.store.limits()) else {
+            return false;
+        };
+        if !self.custody_set.remove(&(r.id(), DigestTag::of(&r.digest()))) {
+            return false;
+        }
+        self.forward(now, &r, hops, Some(from), false, out);
+        true
+    }
+
+    /// A `Prune`: announce to the sender instead of pushing. If the sender is our tree
+    /// parent (it pruned us before it heard our tree graft), insist: graft it again.
+    pub(crate) fn on_prune(&mut self, from: PeerAddr, out: &mut Out) {
+        let is_parent = self.parent == Some(from.node);
+        let Some(l) = self.neighbours.get_mut(&from.node) else {
+            return;
+        };
+        l.child = false;
+        if is_parent {
+            self.send(from, Message::Graft(Vec::new()), out);
+        } else {
+            l.eager = false;
+            l.repair = false;
+        }
+    }
+
+    /// Whether an announced version needs fetching: not if we hold it or a version that
+    /// beats it (`graph.md` §3.3), have it deferred, or refused it.
+    fn have(&self, now: Now, a: &Announcement) -> bool {
+        if let Ok(Some(s)) = self.store.get(&a.id, now.unix)
+            && (DigestTag::of(&s.digest()) == a.tag || a.is_beaten_by(&s))
+        {
+            return true;
+        }
+        self.rejected_set.contains(&(a.id, a.tag))
+            || self.deferred.get(&a.id).is_some_and(|d| DigestTag::of(&d.record.digest()) == a.tag)
+    }
+
+    pub(crate) fn on_announce(
+        &mut self,
+        now: Now,
+        from: PeerAddr,
+        items: &[Announcement],
+        out: &mut Out,
+    ) {
+        for a in items {
+            if self.have(now, a) {
+                continue;
+            }
+            let key = (a.id, a.tag);
+            if !self.missing.contains_key(&key) {
+                if self.missing.len() >= self.config.max_missing {
+                    continue;
+                }
+                let m =
+                    crate::proto::node::Missing { announced: *a, announcers: Default::default() };
+                self.missing.insert(key, m);
+                let at = now.instant + self.config.graft_timeout;
+                self.set_timer(at, TimerKind::Graft { id: a.id, tag: a.tag }, out);
+            }
+            if let Some(m) = self.missing.get_mut(&key)
+                && m.announcers.len() < MAX_ANNOUNCERS
+                && !m.announcers.iter().any(|(p, _)| p.node == from.node)
+            {
+                m.announcers.push_back((from, a.hops));
+            }
+        }
+    }
+
+    pub(crate) fn on_graft_timer(
+        &mut self,
+        now: Now,
+        id: RecordId,
+        tag: crate::proto::message::DigestTag,
+        out: &mut Out,
+    ) {
+        let key = (id, tag);
+        let Some(mut m) = self.missing.remove(&key) else {
+            return;
+        };
+        if self.have(now, &m.announced) {
+            return;
+        }
+        while let Some((peer, hops)) = m.announcers.pop_front() {
+            let Some(l) = self.neighbours.get_mut(&peer.node) else {
+                continue;
+            };
+            l.eager = true;
+            l.repair = true;
+            self.counters.grafts_sent += 1;
+            self.send(peer, Message::Graft(vec![GraftItem { id, tag, hops }]), out);
+            self.missing.insert(key, m);
+            let at = now.instant + self.config.graft_retry;
+            self.set_timer(at, TimerKind::Graft { id, tag }, out);
+            return;
+        }
+    }
+
+    /// A `Graft`: push eagerly to the sender from now on, and send the records it asks
+    /// for. Without items it is a tree graft: the sender took this node as its parent.
+    pub(crate) fn on_graft(
+        &mut self,
+        now: Now,
+        from: PeerAddr,
+        items: &[GraftItem],
+        out: &mut Out,
+    ) {
+        if let Some(l) = self.neighbours.get_mut(&from.node) {
+            l.eager = true;
+            if items.is_empty() {
+                l.child = true;
+            } else {
+                l.repair = true;
+            }
+        }
+        for item in items {
+            if let Ok(Some(r)) = self.store.get(&item.id, now.unix)
+                && !r.is_expired(now.unix)
+            {
+                self.counters.pushes_sent += 1;
+                let msg = Message::Push {
+                    hops: item.hops.saturating_add(1),
+                    record: WireRecord::from(r),
+                };
+                self.send(from, msg, out);
+            }
+        }
+    }
+}

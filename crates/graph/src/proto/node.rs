@@ -1,0 +1,663 @@
+//! [`GraphNode`]: one node's state, and the dispatch of inputs to the sub-protocols.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use peergroup_base::{Input, Instant, NodeId, Now, Outbox, PeerAddr, PeerName, Protocol};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::hlc::HlcClock;
+use crate::id::{GraphId, RecordId};
+use crate::proto::api::{
+    Command, ConnectionChange, Counters, Event, NeighbourInfo, NodeInfo, Status, Timer, TimerKind,
+};
+use crate::proto::config::Config;
+use crate::proto::error::ProtoError;
+use crate::proto::message::{
+    Announcement, DigestTag, LinkKind, Message, MessageLimits, Priority, SyncMessage,
+};
+use crate::proto::presence::OwnPresence;
+use crate::proto::records::Deferred;
+use crate::proto::security::SecurityProvider;
+use crate::proto::signature::SignatureState;
+use crate::proto::sync::SyncState;
+use crate::proto::topology::PendingConnect;
+use crate::record::Record;
+use crate::store::RecordStore;
+
+/// The outbox of a graph node.
+pub(crate) type Out = Outbox<Message, Event, Timer>;
+
+/// One connection: a neighbour (records flow) or a direct connection (data only).
+#[derive(Debug)]
+pub(crate) struct Link {
+    pub(crate) peer: PeerAddr,
+    pub(crate) instance: u64,
+    pub(crate) name: PeerName,
+    /// Neighbours only: pushed to eagerly (a spanning-tree link) or announced to.
+    pub(crate) eager: bool,
+    /// Neighbours only: the peer took this node as its tree parent (an empty `Graft`).
+    pub(crate) child: bool,
+    /// Neighbours only: made eager by a repair `Graft`; kept until the next beacon round
+    /// reaches this node (duplicates do not prune it).
+    pub(crate) repair: bool,
+    /// Neighbours only: the last beacon it sent us — signature node, round, its depth,
+    /// arrival time — for choosing a new parent when ours fails.
+    pub(crate) beacon: Option<(NodeId, u64, u16, Instant)>,
+    /// Neighbours only: announcements waiting for the next flush.
+    pub(crate) announce: Vec<Announcement>,
+    /// When the peer last sent us anything.
+    pub(crate) last_heard: Instant,
+    pub(crate) since: Instant,
+    /// Neighbours only: the synchronisation in progress (`None` once finished).
+    pub(crate) sync: Option<Box<SyncState>>,
+    pub(crate) synchronized: bool,
+}
+
+/// An announced record not received yet.
+#[derive(Debug)]
+pub(crate) struct Missing {
+    /// The version announced (first announcement).
+    pub(crate) announced: Announcement,
+    /// Who announced it, with the hops they announced, in arrival order (at most 8).
+    pub(crate) announcers: VecDeque<(PeerAddr, u16)>,
+}
+
+/// Most announcers remembered per missing record.
+pub(crate) const MAX_ANNOUNCERS: usize = 8;
+/// Records refused by the provider, remembered so their announcements are not pulled.
+pub(crate) const REJECTED_MEMORY: usize = 1024;
+/// Custody copies remembered until their tree copy comes.
+pub(crate) const CUSTODY_MEMORY: usize = 4096;
+/// Nodes that failed a connection attempt, remembered so repair does not retry them.
+pub(crate) const FAILED_MEMORY: usize = 256;
+/// How long a failed node is skipped by repair.
+pub(crate) const FAILED_FOR: Duration = Duration::from_secs(120);
+
+/// What a [`GraphNode`] is built from.
+#[derive(Debug)]
+pub struct NodeParams<S, P> {
+    /// The graph.
+    pub graph: GraphId,
+    /// This node's id and the address it listens on.
+    pub me: PeerAddr,
+    /// This node's peer name (creator of its records).
+    pub peer_name: PeerName,
+    /// Settings.
+    pub config: Config,
+    /// The record store (it may already hold records: a reopened graph).
+    pub store: S,
+    /// The security provider.
+    pub provider: P,
+    /// Seed of the node's RNG (instance number, record ids, walks, jitter).
+    pub seed: u64,
+}
+
+/// The sans-IO graph node: topology (HyParView with a partition signature), flooding
+/// (PlumTree lazy push) and synchronisation on connect (set reconciliation) over one
+/// [`RecordStore`], with record security and admission from a [`SecurityProvider`]. See
+/// the [module docs](crate::proto).
+pub struct GraphNode<S, P> {
+    pub(crate) graph: GraphId,
+    pub(crate) me: PeerAddr,
+    pub(crate) name: PeerName,
+    pub(crate) instance: u64,
+    pub(crate) config: Config,
+    pub(crate) store: S,
+    pub(crate) provider: P,
+    pub(crate) rng: ChaCha8Rng,
+    pub(crate) hlc: HlcClock,
+    pub(crate) started: bool,
+    pub(crate) closed: bool,
+    pub(crate) neighbours: BTreeMap<NodeId, Link>,
+    pub(crate) directs: BTreeMap<NodeId, Link>,
+    pub(crate) pending: BTreeMap<(NodeId, LinkKind), PendingConnect>,
+    pub(crate) passive: Vec<PeerAddr>,
+    pub(crate) known: BTreeMap<NodeId, NodeInfo>,
+    pub(crate) failed: VecDeque<(NodeId, Instant)>,
+    pub(crate) shuffle: Option<(u64, Vec<PeerAddr>)>,
+    pub(crate) probes: VecDeque<(u64, NodeId)>,
+    pub(crate) signature: SignatureState,
+    /// The tree parent: the neighbour that delivered the current beacon round first.
+    pub(crate) parent: Option<NodeId>,
+    pub(crate) missing: HashMap<(RecordId, DigestTag), Missing>,
+    pub(crate) announce_armed: bool,
+    pub(crate) deferred: BTreeMap<RecordId, Deferred>,
+    pub(crate) rejected: VecDeque<(RecordId, DigestTag)>,
+    pub(crate) rejected_set: HashSet<(RecordId, DigestTag)>,
+    /// Custody copies received and not yet forwarded (their tree copy has not come).
+    pub(crate) custody: VecDeque<(RecordId, DigestTag)>,
+    pub(crate) custody_set: HashSet<(RecordId, DigestTag)>,
+    pub(crate) presence: Option<OwnPresence>,
+    pub(crate) expiry_generation: u64,
+    pub(crate) expiry_at: Option<peergroup_base::UnixTime>,
+    pub(crate) status: Status,
+    pub(crate) counters: Counters,
+    pub(crate) attempts: u64,
+    pub(crate) connection_required: bool,
+}
+
+impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
+    /// A node; nothing happens until the driver delivers `Input::Start`.
+    pub fn new(params: NodeParams<S, P>) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+        let instance = rng.random::<u64>();
+        let hlc = HlcClock::for_node(&params.me.node, params.config.hlc);
+        GraphNode {
+            graph: params.graph,
+            me: params.me,
+            name: params.peer_name,
+            instance,
+            signature: SignatureState::new(params.me.node),
+            parent: None,
+            config: params.config,
+            store: params.store,
+            provider: params.provider,
+            rng,
+            hlc,
+            started: false,
+            closed: false,
+            neighbours: BTreeMap::new(),
+            directs: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            passive: Vec::new(),
+            known: BTreeMap::new(),
+            failed: VecDeque::new(),
+            shuffle: None,
+            probes: VecDeque::new(),
+            missing: HashMap::new(),
+            announce_armed: false,
+            deferred: BTreeMap::new(),
+            rejected: VecDeque::new(),
+            rejected_set: HashSet::new(),
+            custody: VecDeque::new(),
+            custody_set: HashSet::new(),
+            presence: None,
+            expiry_generation: 0,
+            expiry_at: None,
+            status: Status::default(),
+            counters: Counters::default(),
+            attempts: 0,
+            connection_required: false,
+        }
+    }
+
+    // ----- accessors --------------------------------------------------------------------
+
+    /// The graph.
+    pub fn graph(&self) -> &GraphId {
+        &self.graph
+    }
+
+    /// This node's id and address.
+    pub fn addr(&self) -> PeerAddr {
+        self.me
+    }
+
+    /// This node's instance number (new at every open).
+    pub fn instance(&self) -> u64 {
+        self.instance
+    }
+
+    /// The record store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The security provider.
+    pub fn provider(&self) -> &P {
+        &self.provider
+    }
+
+    /// The security provider, to change its rules (tests) — then `RetryDeferred`.
+    pub fn provider_mut(&mut self) -> &mut P {
+        &mut self.provider
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The status flags.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The neighbours, in node id order.
+    pub fn neighbours(&self) -> Vec<NeighbourInfo> {
+        self.neighbours
+            .values()
+            .map(|l| NeighbourInfo {
+                peer: l.peer,
+                name: l.name.clone(),
+                eager: l.eager,
+                synchronized: l.synchronized,
+                since: l.since,
+            })
+            .collect()
+    }
+
+    /// The neighbours' addresses, in node id order.
+    pub fn neighbour_addrs(&self) -> Vec<PeerAddr> {
+        self.neighbours.values().map(|l| l.peer).collect()
+    }
+
+    /// The peers of direct connections, in node id order.
+    pub fn direct_peers(&self) -> Vec<PeerAddr> {
+        self.directs.values().map(|l| l.peer).collect()
+    }
+
+    /// The passive view.
+    pub fn passive_view(&self) -> &[PeerAddr] {
+        &self.passive
+    }
+
+    /// The node list (from presence records), this node excluded, in node id order.
+    pub fn nodes(&self) -> Vec<NodeInfo> {
+        self.known.values().cloned().collect()
+    }
+
+    /// The partition signature: the lowest node id this node knows in its component.
+    pub fn signature(&self) -> NodeId {
+        self.signature.node
+    }
+
+    /// The tree parent: the neighbour towards the signature node (`None` at the
+    /// signature node, or before the first beacon).
+    pub fn parent(&self) -> Option<NodeId> {
+        self.parent
+    }
+
+    /// Records the provider deferred, waiting for `RetryDeferred`.
+    pub fn deferred_len(&self) -> usize {
+        self.deferred.len()
+    }
+
+    /// Announced records not received yet.
+    pub fn missing_len(&self) -> usize {
+        self.missing.len()
+    }
+
+    /// `true` while synchronisation with some neighbour is in progress.
+    pub fn is_syncing(&self) -> bool {
+        self.neighbours.values().any(|l| l.sync.is_some())
+    }
+
+    // ----- sending ----------------------------------------------------------------------
+
+    pub(crate) fn send(&mut self, to: PeerAddr, msg: Message, out: &mut Out) {
+        self.counters.messages_sent += 1;
+        out.send(to, msg);
+    }
+
+    pub(crate) fn set_timer(&mut self, at: Instant, kind: TimerKind, out: &mut Out) {
+        out.set_timer(at, Timer(kind));
+    }
+
+    /// `base` scaled by a random factor in `[1 − spread, 1 + spread]`.
+    pub(crate) fn jitter(&mut self, base: Duration, spread: f64) -> Duration {
+        let f = 1.0 + spread * (self.rng.random::<f64>() * 2.0 - 1.0);
+        // Saturates rather than panicking on absurd configured durations.
+        Duration::try_from_secs_f64(base.as_secs_f64() * f.max(0.0)).unwrap_or(Duration::MAX)
+    }
+
+    pub(crate) fn reject(&mut self, peer: PeerAddr, error: ProtoError, out: &mut Out) {
+        out.emit(Event::Rejected { peer, error });
+    }
+
+    pub(crate) fn command_failed(
+        &mut self,
+        command: &'static str,
+        error: ProtoError,
+        out: &mut Out,
+    ) {
+        out.emit(Event::CommandFailed { command, error });
+    }
+
+    pub(crate) fn message_limits(&self) -> MessageLimits {
+        MessageLimits {
+            max_reconcile_payload: self.config.reconcile.max_message_bytes,
+            max_data_bytes: self.config.max_data_bytes,
+        }
+    }
+
+    /// Remembers a record refused by the provider (bounded).
+    pub(crate) fn remember_rejected(&mut self, record: &Record) {
+        let key = (record.id(), DigestTag::of(&record.digest()));
+        if self.rejected_set.insert(key) {
+            self.rejected.push_back(key);
+            if self.rejected.len() > REJECTED_MEMORY
+                && let Some(old) = self.rejected.pop_front()
+            {
+                self.rejected_set.remove(&old);
+            }
+        }
+    }
+
+    // ----- status -----------------------------------------------------------------------
+
+    fn update_status(&mut self, out: &mut Out) {
+        let status = Status {
+            listening: self.started && !self.closed,
+            has_connections: !self.neighbours.is_empty(),
+            synchronized: self.neighbours.values().any(|l| l.synchronized),
+        };
+        if status != self.status {
+            self.status = status;
+            out.emit(Event::Status(status));
+        }
+    }
+
+    // ----- inputs -----------------------------------------------------------------------
+
+    fn on_start(&mut self, now: Now, out: &mut Out) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        // A reopened store: later timestamps stay above every stored one (graph.md §3.5).
+        if let Ok(Some(last)) = self.store.last_sync_key() {
+            self.hlc.resume(last.modified);
+        }
+        let maintenance = self.config.maintenance_interval;
+        let first = self.jitter(maintenance, 0.5);
+        self.set_timer(now.instant + first, TimerKind::Maintenance, out);
+        let keepalive = self.config.keepalive_interval / 2;
+        let first = self.jitter(keepalive, 0.5);
+        self.set_timer(now.instant + first, TimerKind::Keepalive, out);
+        let shuffle = self.config.shuffle_interval;
+        let first = self.jitter(shuffle, 0.5);
+        self.set_timer(now.instant + first, TimerKind::Shuffle, out);
+        let probe = self.config.probe_interval;
+        let first = self.jitter(probe, 0.5);
+        self.set_timer(now.instant + first, TimerKind::Probe, out);
+        self.start_signature(now, out);
+        self.arm_expiry(now, out);
+        self.load_known_nodes(now);
+        if self.config.publish_presence {
+            self.publish_presence(now, out);
+        }
+    }
+
+    fn on_message(&mut self, now: Now, from: PeerAddr, msg: Message, out: &mut Out) {
+        self.counters.messages_received += 1;
+        if msg.carries_records() {
+            self.counters.record_messages_received += 1;
+        }
+        if self.closed {
+            return;
+        }
+        if let Some(l) = self.neighbours.get_mut(&from.node) {
+            l.last_heard = now.instant;
+        } else if let Some(l) = self.directs.get_mut(&from.node) {
+            l.last_heard = now.instant;
+        }
+        if let Err(e) = msg.check(&self.message_limits()) {
+            self.counters.messages_rejected += 1;
+            self.reject(from, e, out);
+            return;
+        }
+        match msg {
+            Message::Connect(c) => self.on_connect(now, from, c, out),
+            Message::Welcome(w) => self.on_welcome(now, from, w, out),
+            Message::Refuse(r) => self.on_refuse(now, from, r, out),
+            Message::Disconnect(d) => self.on_disconnect(now, from, d, out),
+            Message::ShuffleReply { nonce, nodes } => self.on_shuffle_reply(nonce, nodes),
+            Message::Probe { nonce, signature } => self.on_probe(now, from, nonce, signature, out),
+            Message::ProbeReply { nonce, signature } => {
+                self.on_probe_reply(now, from, nonce, signature, out)
+            }
+            Message::Ping => {
+                if !self.neighbours.contains_key(&from.node)
+                    && !self.directs.contains_key(&from.node)
+                {
+                    self.not_connected(from, out);
+                }
+            }
+            Message::Data { data_type, data } => {
+                if self.neighbours.contains_key(&from.node) || self.directs.contains_key(&from.node)
+                {
+                    out.emit(Event::IncomingData { peer: from, data_type, data });
+                } else {
+                    self.not_connected(from, out);
+                }
+            }
+            other => {
+                if !self.neighbours.contains_key(&from.node) {
+                    self.not_connected(from, out);
+                    return;
+                }
+                match other {
+                    Message::ForwardJoin { joiner, ttl } => {
+                        self.on_forward_join(now, from, joiner, ttl, out)
+                    }
+                    Message::Shuffle(s) => self.on_shuffle(from, s, out),
+                    Message::Push { hops, record } => self.on_push(now, from, hops, &record, out),
+                    Message::Custody { record } => self.on_custody(now, from, &record, out),
+                    Message::Announce(items) => self.on_announce(now, from, &items, out),
+                    Message::Graft(items) => self.on_graft(now, from, &items, out),
+                    Message::Prune => self.on_prune(from, out),
+                    Message::Sync(s) => self.on_sync(now, from, s, out),
+                    Message::Beacon(b) => self.on_beacon(now, from, b, out),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// A message that needs a connection came from a peer without one: tell it, so a
+    /// peer that still counts us as a neighbour (we restarted, or dropped it) drops us.
+    fn not_connected(&mut self, from: PeerAddr, out: &mut Out) {
+        self.counters.messages_rejected += 1;
+        let d = crate::proto::message::Disconnect {
+            kind: LinkKind::Neighbour,
+            reason: crate::proto::message::DisconnectReason::NotConnected,
+            referrals: Vec::new(),
+        };
+        self.send(from, Message::Disconnect(d), out);
+    }
+
+    fn on_command(&mut self, now: Now, command: Command, out: &mut Out) {
+        if self.closed {
+            self.command_failed(command_name(&command), ProtoError::Closed, out);
+            return;
+        }
+        match command {
+            Command::Connect(peer) => self.connect_command(now, peer, LinkKind::Neighbour, out),
+            Command::OpenDirect(peer) => self.connect_command(now, peer, LinkKind::Direct, out),
+            Command::CloseDirect(peer) => self.close_direct(peer, out),
+            Command::SendData { peer, data_type, data } => {
+                if data.len() > self.config.max_data_bytes {
+                    let e = ProtoError::TooLarge {
+                        field: "data",
+                        len: data.len(),
+                        max: self.config.max_data_bytes,
+                    };
+                    self.command_failed("SendData", e, out);
+                } else if self.neighbours.contains_key(&peer.node)
+                    || self.directs.contains_key(&peer.node)
+                {
+                    self.send(peer, Message::Data { data_type, data }, out);
+                } else {
+                    self.command_failed("SendData", ProtoError::ConnectionNotFound(peer.node), out);
+                }
+            }
+            Command::AddRecord(r) => {
+                if let Err(e) = self.add_local(now, r, out) {
+                    self.command_failed("AddRecord", e, out);
+                }
+            }
+            Command::UpdateRecord(u) => {
+                if let Err(e) = self.update_local(now, u, out) {
+                    self.command_failed("UpdateRecord", e, out);
+                }
+            }
+            Command::DeleteRecord(id) => {
+                if let Err(e) = self.delete_local(now, id, out) {
+                    self.command_failed("DeleteRecord", e, out);
+                }
+            }
+            Command::RetryDeferred => self.retry_deferred(now, out),
+            Command::Close => self.close(now, out),
+        }
+    }
+
+    fn on_timer(&mut self, now: Now, timer: Timer, out: &mut Out) {
+        if self.closed {
+            return;
+        }
+        match timer.0 {
+            TimerKind::Maintenance => self.on_maintenance(now, out),
+            TimerKind::Keepalive => self.on_keepalive(now, out),
+            TimerKind::Shuffle => self.on_shuffle_timer(now, out),
+            TimerKind::Beacon { generation } => {
+                if generation == self.signature.timer {
+                    self.on_beacon_timer(now, out);
+                }
+            }
+            TimerKind::Probe => self.on_probe_timer(now, out),
+            TimerKind::AnnounceFlush => self.flush_announcements(out),
+            TimerKind::Graft { id, tag } => self.on_graft_timer(now, id, tag, out),
+            TimerKind::ConnectTimeout { node, attempt } => {
+                self.on_connect_timeout(now, node, attempt, out)
+            }
+            TimerKind::Expiry { generation } => {
+                if generation == self.expiry_generation {
+                    self.purge_expired(now, out);
+                }
+            }
+            TimerKind::PresenceRefresh { generation } => {
+                self.refresh_presence(now, generation, out)
+            }
+        }
+    }
+
+    fn on_peer_down(&mut self, now: Now, peer: PeerAddr, out: &mut Out) {
+        if self.closed {
+            return;
+        }
+        self.passive.retain(|p| p.node != peer.node);
+        let mut failed = false;
+        for kind in [LinkKind::Neighbour, LinkKind::Direct] {
+            if let Some(p) = self.pending.remove(&(peer.node, kind)) {
+                failed = true;
+                self.connect_failed(now, p, ProtoError::ConnectionFailed, out);
+            }
+        }
+        if failed {
+            self.note_failed(now, peer.node);
+        }
+        if self.neighbours.get(&peer.node).is_some_and(|l| l.peer == peer) {
+            self.note_failed(now, peer.node);
+            self.lose_neighbour(now, peer.node, true, out);
+        }
+        if self.directs.get(&peer.node).is_some_and(|l| l.peer == peer)
+            && let Some(l) = self.directs.remove(&peer.node)
+        {
+            out.emit(Event::Direct { peer: l.peer, change: ConnectionChange::Disconnected });
+        }
+    }
+
+    pub(crate) fn note_failed(&mut self, now: Now, node: NodeId) {
+        self.failed.retain(|(n, _)| *n != node);
+        self.failed.push_back((node, now.instant));
+        while self.failed.len() > FAILED_MEMORY {
+            self.failed.pop_front();
+        }
+    }
+
+    pub(crate) fn recently_failed(&self, now: Now, node: &NodeId) -> bool {
+        self.failed.iter().any(|(n, at)| n == node && now.instant - *at < FAILED_FOR)
+    }
+
+    /// Sync messages: only from neighbours (checked by the caller).
+    fn on_sync(&mut self, now: Now, from: PeerAddr, s: SyncMessage, out: &mut Out) {
+        match s {
+            SyncMessage::Reconcile { phase, payload } => {
+                self.on_sync_reconcile(now, from, phase, &payload, out)
+            }
+            SyncMessage::Records { phase, records } => {
+                self.on_sync_records(now, from, phase, &records, out)
+            }
+            SyncMessage::Ack { phase } => self.on_sync_ack(now, from, phase, out),
+            SyncMessage::Done { phase } => self.on_sync_done(now, from, phase, out),
+        }
+    }
+
+    /// The priority of a repair connect: high below `min_neighbours`, low otherwise.
+    pub(crate) fn priority_for_repair(&self) -> Priority {
+        let (min, _, _) = self.config.bounds();
+        if self.neighbours.len() < min { Priority::High } else { Priority::Low }
+    }
+}
+
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Connect(_) => "Connect",
+        Command::OpenDirect(_) => "OpenDirect",
+        Command::CloseDirect(_) => "CloseDirect",
+        Command::SendData { .. } => "SendData",
+        Command::AddRecord(_) => "AddRecord",
+        Command::UpdateRecord(_) => "UpdateRecord",
+        Command::DeleteRecord(_) => "DeleteRecord",
+        Command::RetryDeferred => "RetryDeferred",
+        Command::Close => "Close",
+    }
+}
+
+impl<S: RecordStore, P: SecurityProvider> Protocol for GraphNode<S, P> {
+    type Message = Message;
+    type Command = Command;
+    type Event = Event;
+    type Timer = Timer;
+
+    fn handle(&mut self, now: Now, input: Input<Message, Command, Timer>, out: &mut Out) {
+        match input {
+            Input::Start => self.on_start(now, out),
+            Input::Recv { from, msg } => self.on_message(now, from, msg, out),
+            Input::Command(c) => self.on_command(now, c, out),
+            Input::Timer(t) => self.on_timer(now, t, out),
+            Input::PeerDown(p) => self.on_peer_down(now, p, out),
+        }
+        self.update_status(out);
+    }
+}
+
+impl<S, P> std::fmt::Debug for GraphNode<S, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphNode")
+            .field("graph", &self.graph)
+            .field("me", &self.me)
+            .field("neighbours", &self.neighbours.keys().collect::<Vec<_>>())
+            .field("passive", &self.passive.len())
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::TestProvider;
+    use crate::store::{MemStore, RedbStore};
+
+    /// The tokio driver (`crates/net/src/driver.rs`) needs these bounds.
+    #[test]
+    fn types_fit_the_tokio_driver() {
+        fn message<M: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static>() {}
+        fn send<T: Send + 'static>() {}
+        message::<Message>();
+        send::<Command>();
+        send::<Event>();
+        send::<Timer>();
+        send::<GraphNode<MemStore, TestProvider>>();
+        send::<GraphNode<RedbStore, TestProvider>>();
+    }
+}

@@ -1,0 +1,225 @@
+//! Records written locally, deferred records, and expiry.
+
+use peergroup_base::{Instant, Now, PeerAddr, UnixTime};
+
+use crate::error::GraphError;
+use crate::id::RecordId;
+use crate::proto::api::{Event, NewRecord, RecordChange, RecordSource, RecordUpdate, TimerKind};
+use crate::proto::error::ProtoError;
+use crate::proto::flood::Verdict;
+use crate::proto::node::{GraphNode, Out};
+use crate::proto::presence::PRESENCE_TYPE;
+use crate::proto::security::{SecurityProvider, Validation};
+use crate::record::{Record, RecordBuilder};
+use crate::store::{ApplyOutcome, RecordStore};
+
+/// A record the provider deferred.
+#[derive(Debug, Clone)]
+pub(crate) struct Deferred {
+    pub(crate) record: Record,
+    pub(crate) from: Option<PeerAddr>,
+}
+
+/// The expiry purge runs at least this long after the previous one ([MS-PPGRH] 3.1.6.7
+/// clamps its scan to at least 15 s; 1 s keeps expiry events close to the expiry time).
+const MIN_PURGE_GAP: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
+    /// Adds the provider's security data to a record this node wrote.
+    pub(crate) fn sign(&mut self, now: Now, record: Record) -> Result<Record, ProtoError> {
+        let security = self
+            .provider
+            .secure(&self.graph, &record, now.unix)
+            .map_err(|e| ProtoError::SigningFailed { id: record.id(), reason: e.reason })?;
+        if security.is_empty() {
+            return Ok(record);
+        }
+        Ok(record.with_security_data(&security, self.store.limits())?)
+    }
+
+    /// Stores and floods a record this node wrote (already checked against the store's
+    /// rules by the caller's `add`/`update`).
+    fn publish_local(&mut self, now: Now, record: &Record, outcome: ApplyOutcome, out: &mut Out) {
+        self.on_stored(now, record, outcome, RecordSource::Local, out);
+        self.publish_flood(now, record, out);
+    }
+
+    pub(crate) fn add_local(
+        &mut self,
+        now: Now,
+        spec: NewRecord,
+        out: &mut Out,
+    ) -> Result<(), ProtoError> {
+        let created = self.hlc.now(now.unix);
+        let expires = now.unix.saturating_add(spec.lifetime);
+        let mut b =
+            RecordBuilder::new(spec.record_type, spec.id, self.name.clone(), created, expires)
+                .payload(spec.payload);
+        for (name, value) in spec.attributes {
+            b = b.attribute(&name, value);
+        }
+        let record = b.build(self.store.limits())?;
+        let record = self.sign(now, record)?;
+        self.store.add(&record, now.unix)?;
+        self.publish_local(now, &record, ApplyOutcome::Added, out);
+        Ok(())
+    }
+
+    pub(crate) fn update_local(
+        &mut self,
+        now: Now,
+        u: RecordUpdate,
+        out: &mut Out,
+    ) -> Result<(), ProtoError> {
+        let current =
+            self.store.get(&u.id, now.unix)?.ok_or(GraphError::RecordNotFound { id: u.id })?;
+        if current.is_deleted() {
+            return Err(GraphError::RecordDeleted { id: u.id }.into());
+        }
+        let mut b = current.update(self.name.clone(), self.hlc.now(now.unix));
+        if let Some(p) = u.payload {
+            b = b.payload(p);
+        }
+        for (name, value) in u.set_attributes {
+            b = b.attribute(&name, value);
+        }
+        for name in &u.remove_attributes {
+            b = b.remove_attribute(name);
+        }
+        if let Some(lifetime) = u.lifetime {
+            b = b.expires(now.unix.saturating_add(lifetime).max(current.expires()));
+        }
+        let record = self.sign(now, b.build(self.store.limits())?)?;
+        self.store.update(&record, now.unix)?;
+        let outcome = ApplyOutcome::Updated { previous_version: current.version() };
+        self.publish_local(now, &record, outcome, out);
+        Ok(())
+    }
+
+    pub(crate) fn delete_local(
+        &mut self,
+        now: Now,
+        id: RecordId,
+        out: &mut Out,
+    ) -> Result<(), ProtoError> {
+        let current = self.store.get(&id, now.unix)?.ok_or(GraphError::RecordNotFound { id })?;
+        let modified = self.hlc.now(now.unix);
+        let tombstone = current.tombstone(self.name.clone(), modified, self.store.limits())?;
+        let tombstone = self.sign(now, tombstone)?;
+        self.store.update(&tombstone, now.unix)?;
+        let outcome = ApplyOutcome::Updated { previous_version: current.version() };
+        self.publish_local(now, &tombstone, outcome, out);
+        Ok(())
+    }
+
+    // ----- deferred records -------------------------------------------------------------
+
+    pub(crate) fn defer(&mut self, record: Record, from: Option<PeerAddr>, out: &mut Out) {
+        let id = record.id();
+        if let Some(d) = self.deferred.get_mut(&id) {
+            if record.conflict_cmp(&d.record).is_gt() {
+                d.record = record;
+                d.from = from;
+            }
+            return;
+        }
+        if self.deferred.len() >= self.config.max_deferred {
+            self.counters.records_rejected += 1;
+            let e = ProtoError::TooManyDeferred { id, max: self.config.max_deferred };
+            match from {
+                Some(p) => self.reject(p, e, out),
+                None => self.command_failed("RetryDeferred", e, out),
+            }
+            return;
+        }
+        self.counters.records_deferred += 1;
+        out.emit(Event::RecordDeferred { id, record_type: record.record_type() });
+        self.deferred.insert(id, Deferred { record, from });
+    }
+
+    /// Validates every deferred record again (`PeerGraphValidateDeferredRecords`):
+    /// accepted ones are stored and flooded, refused ones dropped, the rest kept.
+    pub(crate) fn retry_deferred(&mut self, now: Now, out: &mut Out) {
+        let mut pending: Vec<Deferred> = std::mem::take(&mut self.deferred).into_values().collect();
+        // Oldest writes first, so an update never arrives before its predecessor.
+        pending.sort_by_key(|d| d.record.sync_key());
+        for d in pending {
+            if d.record.is_expired(now.unix) {
+                continue;
+            }
+            match self.provider.validate(&self.graph, &d.record, now.unix) {
+                Validation::Accept => {
+                    if let Verdict::Stored(r) =
+                        self.store_remote(now, d.record, d.from, RecordSource::Deferred, out)
+                    {
+                        self.flood(now, &r, 0, None, out);
+                    }
+                }
+                Validation::Reject(reason) => {
+                    self.counters.records_rejected += 1;
+                    self.remember_rejected(&d.record);
+                    let e = ProtoError::ProviderRejected { id: d.record.id(), reason };
+                    match d.from {
+                        Some(p) => self.reject(p, e, out),
+                        None => self.command_failed("RetryDeferred", e, out),
+                    }
+                }
+                Validation::Defer => {
+                    self.deferred.insert(d.record.id(), d);
+                }
+            }
+        }
+    }
+
+    // ----- expiry -----------------------------------------------------------------------
+
+    /// The instant at which the wall clock reads `t` (assuming it runs with the
+    /// monotonic clock).
+    fn instant_of(now: Now, t: UnixTime) -> Instant {
+        now.instant + t.saturating_since(now.unix)
+    }
+
+    /// Arms the purge timer for the store's next expiry.
+    pub(crate) fn arm_expiry(&mut self, now: Now, out: &mut Out) {
+        self.expiry_at = None;
+        if let Ok(Some(next)) = self.store.next_expiry() {
+            self.note_expiry(now, next, out);
+        }
+    }
+
+    /// A record expiring at `t` is stored: make sure the purge runs by then.
+    pub(crate) fn note_expiry(&mut self, now: Now, t: UnixTime, out: &mut Out) {
+        if self.expiry_at.is_some_and(|at| at <= t) {
+            return;
+        }
+        let t = t.max(now.unix.saturating_add(MIN_PURGE_GAP));
+        self.expiry_at = Some(t);
+        self.expiry_generation += 1;
+        let generation = self.expiry_generation;
+        self.set_timer(Self::instant_of(now, t), TimerKind::Expiry { generation }, out);
+    }
+
+    pub(crate) fn purge_expired(&mut self, now: Now, out: &mut Out) {
+        let purged = match self.store.purge_expired(now.unix) {
+            Ok(p) => p,
+            Err(e) => {
+                self.command_failed("PurgeExpired", e.into(), out);
+                Vec::new()
+            }
+        };
+        for r in &purged {
+            out.emit(Event::RecordChanged {
+                change: RecordChange::Expired,
+                id: r.id(),
+                record_type: r.record_type(),
+                version: r.version(),
+                source: RecordSource::Expiry,
+            });
+            if r.record_type() == PRESENCE_TYPE {
+                self.presence_changed(r, RecordChange::Expired, out);
+            }
+        }
+        self.deferred.retain(|_, d| !d.record.is_expired(now.unix));
+        self.arm_expiry(now, out);
+    }
+}

@@ -1,0 +1,369 @@
+//! The partition signature and the flooding tree (`graph.md` §7.2, §9.5).
+//!
+//! The node with the lowest id in a component emits a beacon round every
+//! `beacon_interval`; the beacon floods over neighbour links and names the component
+//! (its *signature*, [MS-PPGRH] 1.3.2.1). Each node's tree parent is the neighbour that
+//! delivered the current round first, so every round rebuilds the first-arrival tree that
+//! flooding pushes along. A failed signature node is withdrawn at once by the neighbours
+//! that notice. A few nodes per component probe a random known node now and then; two
+//! nodes that find different signatures connect, which heals a partition.
+
+use std::time::Duration;
+
+use peergroup_base::{Instant, NodeId, Now, PeerAddr};
+use rand::Rng;
+use rand::seq::IndexedRandom;
+
+use crate::proto::api::TimerKind;
+use crate::proto::message::{Beacon, LinkKind, Message, Priority};
+use crate::proto::node::{GraphNode, Out};
+use crate::proto::security::SecurityProvider;
+use crate::store::RecordStore;
+
+/// The partition signature this node holds (`graph.md` §9.5).
+#[derive(Debug, Clone)]
+pub(crate) struct SignatureState {
+    pub(crate) node: NodeId,
+    pub(crate) round: u64,
+    /// Hops from the signature node along the tree (0 at the signature node).
+    pub(crate) depth: u16,
+    /// A withdrawn signature: its rounds up to this one are ignored.
+    pub(crate) dead: Option<(NodeId, u64)>,
+    /// When `round` was emitted by `node`, as far as this node knows.
+    pub(crate) emitted: Instant,
+    pub(crate) own_round: u64,
+    /// Generation of the beacon timer: a reset starts a new one, and the old one is
+    /// ignored when it fires.
+    pub(crate) timer: u64,
+}
+
+impl SignatureState {
+    pub(crate) fn new(me: NodeId) -> Self {
+        SignatureState {
+            node: me,
+            round: 0,
+            depth: 0,
+            dead: None,
+            emitted: Instant::ZERO,
+            own_round: 0,
+            timer: 0,
+        }
+    }
+}
+
+/// The back-off before a node starts beaconing its own id ([MS-PPGRH] 3.1.7.11):
+/// `0.1 + 29.9 · (1 − e^(−N/65536))` seconds, `N` the top 16 bits of the node id, so that
+/// low ids — the likely signature — speak first and the others hear them before their
+/// own turn.
+pub(crate) fn signature_backoff(node: &NodeId) -> Duration {
+    let n = f64::from(u16::from_be_bytes([node.0[0], node.0[1]]));
+    Duration::from_secs_f64(0.1 + 29.9 * (1.0 - (-n / 65536.0).exp()))
+}
+
+impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
+    // ----- signature and tree -----------------------------------------------------------
+
+    pub(crate) fn start_signature(&mut self, now: Now, out: &mut Out) {
+        self.signature = SignatureState::new(self.me.node);
+        self.signature.emitted = now.instant;
+        let at = now.instant + signature_backoff(&self.me.node);
+        self.beacon_timer(at, out);
+    }
+
+    fn beacon_timer(&mut self, at: Instant, out: &mut Out) {
+        let generation = self.signature.timer;
+        self.set_timer(at, TimerKind::Beacon { generation }, out);
+    }
+
+    pub(crate) fn signature_fresh(&self, now: Now) -> bool {
+        self.signature.node == self.me.node
+            || now.instant - self.signature.emitted <= self.config.beacon_lifetime
+    }
+
+    /// Starts over from our own id (the signature node went silent, or was our
+    /// neighbour and failed); we beacon after the back-off unless a lower node speaks
+    /// first.
+    fn reset_signature(&mut self, now: Now, out: &mut Out) {
+        self.signature.node = self.me.node;
+        self.signature.round = self.signature.own_round;
+        self.signature.emitted = now.instant;
+        self.signature.depth = 0;
+        self.parent = None;
+        self.signature.timer += 1;
+        let at = now.instant + signature_backoff(&self.me.node);
+        self.beacon_timer(at, out);
+    }
+
+    pub(crate) fn on_beacon_timer(&mut self, now: Now, out: &mut Out) {
+        if !self.signature_fresh(now) {
+            self.reset_signature(now, out);
+            return;
+        }
+        if self.signature.node == self.me.node {
+            // Rounds follow the wall clock, so they keep increasing across restarts.
+            self.signature.own_round = (self.signature.own_round + 1).max(now.unix.as_millis());
+            self.signature.round = self.signature.own_round;
+            self.signature.emitted = now.instant;
+            self.signature.depth = 0;
+            self.parent = None;
+            let b = Beacon {
+                node: self.me.node,
+                round: self.signature.round,
+                age_ms: 0,
+                hops: 0,
+                withdrawn: false,
+            };
+            let peers: Vec<PeerAddr> = self.neighbours.values().map(|l| l.peer).collect();
+            for p in peers {
+                self.send(p, Message::Beacon(b), out);
+            }
+        }
+        let at = now.instant + self.config.beacon_interval;
+        self.beacon_timer(at, out);
+    }
+
+    fn current_beacon(&self, now: Now) -> Beacon {
+        let age = (now.instant - self.signature.emitted).as_millis();
+        Beacon {
+            node: self.signature.node,
+            round: self.signature.round,
+            age_ms: u32::try_from(age).unwrap_or(u32::MAX),
+            hops: self.signature.depth,
+            withdrawn: false,
+        }
+    }
+
+    pub(crate) fn send_beacon_to(&mut self, now: Now, peer: PeerAddr, out: &mut Out) {
+        if self.signature_fresh(now)
+            && (self.signature.round > 0 || self.signature.node != self.me.node)
+        {
+            let b = self.current_beacon(now);
+            self.send(peer, Message::Beacon(b), out);
+        }
+    }
+
+    /// The signature node failed: forget its rounds up to the current one, tell the
+    /// neighbours (a withdrawal floods once through the component) and start over.
+    fn withdraw_signature(&mut self, now: Now, except: Option<NodeId>, out: &mut Out) {
+        let (node, round) = (self.signature.node, self.signature.round);
+        self.signature.dead = Some((node, round));
+        let w = Beacon { node, round, age_ms: 0, hops: 0, withdrawn: true };
+        let peers: Vec<PeerAddr> =
+            self.neighbours.values().map(|l| l.peer).filter(|p| Some(p.node) != except).collect();
+        for p in peers {
+            self.send(p, Message::Beacon(w), out);
+        }
+        self.reset_signature(now, out);
+    }
+
+    pub(crate) fn on_beacon(&mut self, now: Now, from: PeerAddr, b: Beacon, out: &mut Out) {
+        if b.withdrawn {
+            if b.node == self.signature.node
+                && b.node != self.me.node
+                && self.signature.round <= b.round
+            {
+                self.withdraw_signature(now, Some(from.node), out);
+            }
+            return;
+        }
+        if let Some((node, round)) = self.signature.dead
+            && node == b.node
+            && b.round <= round
+        {
+            // The neighbour still follows a signature we know failed: tell it. Parts of
+            // the graph that the withdrawal's flood missed (it was split when the node
+            // failed) learn it here, where they meet the rest again.
+            let w = Beacon { node, round, age_ms: 0, hops: 0, withdrawn: true };
+            self.send(from, Message::Beacon(w), out);
+            return;
+        }
+        let age = Duration::from_millis(u64::from(b.age_ms));
+        if age > self.config.beacon_lifetime {
+            return;
+        }
+        let fresh = self.signature_fresh(now);
+        let better = !fresh
+            || b.node < self.signature.node
+            || (b.node == self.signature.node && b.round > self.signature.round);
+        if let Some(l) = self.neighbours.get_mut(&from.node) {
+            l.beacon = Some((b.node, b.round, b.hops, now.instant));
+        }
+        if better {
+            self.adopt_parent(from, out);
+            self.signature.node = b.node;
+            self.signature.round = b.round;
+            self.signature.depth = b.hops.saturating_add(1);
+            self.signature.emitted = Instant::from_micros(
+                now.instant
+                    .as_micros()
+                    .saturating_sub(u64::try_from(age.as_micros()).unwrap_or(u64::MAX)),
+            );
+            let fwd = Beacon { hops: self.signature.depth, ..b };
+            let peers: Vec<PeerAddr> =
+                self.neighbours.values().map(|l| l.peer).filter(|p| p.node != from.node).collect();
+            for p in peers {
+                self.send(p, Message::Beacon(fwd), out);
+            }
+        } else if b.node > self.signature.node {
+            // The neighbour is behind: give it ours ("a newer copy goes back").
+            self.send_beacon_to(now, from, out);
+        } else if b.node == self.signature.node
+            && b.round == self.signature.round
+            && self.parent != Some(from.node)
+        {
+            // A later copy of the current round: the neighbour got the round from someone
+            // else (nobody sends a round back to where it came from) and is not our
+            // parent, so the link is not a tree link — nor needed for repair any more,
+            // the round having reached us. Make it lazy.
+            if let Some(l) = self.neighbours.get_mut(&from.node)
+                && l.eager
+            {
+                l.eager = false;
+                l.child = false;
+                l.repair = false;
+                self.counters.prunes_sent += 1;
+                self.send(from, Message::Prune, out);
+            }
+        }
+    }
+
+    /// The first copy of a beacon round came from `from`: it is the tree parent (the
+    /// tree is the first-arrival tree of the signature node's beacons, `graph.md` §7.2).
+    /// Tell it with an empty `Graft`, and prune the previous parent.
+    fn adopt_parent(&mut self, from: PeerAddr, out: &mut Out) {
+        if self.parent == Some(from.node) {
+            return;
+        }
+        let old = self.parent.replace(from.node);
+        if let Some(l) = self.neighbours.get_mut(&from.node) {
+            l.eager = true;
+            l.child = false;
+        }
+        self.send(from, Message::Graft(Vec::new()), out);
+        if let Some(old) = old
+            && let Some(l) = self.neighbours.get_mut(&old)
+            && !l.child
+        {
+            l.eager = false;
+            l.repair = false;
+            let peer = l.peer;
+            self.counters.prunes_sent += 1;
+            self.send(peer, Message::Prune, out);
+        }
+    }
+
+    /// The tree parent is gone. If it was the signature node itself and it failed or left,
+    /// withdraw its signature. Otherwise take as parent the neighbour that reported the current round at a
+    /// depth below ours, earliest first: a node of smaller depth is never one of our
+    /// descendants, and depths only shrink by such a change, so parents never form a
+    /// cycle.
+    pub(crate) fn parent_lost(&mut self, now: Now, lost: NodeId, gone: bool, out: &mut Out) {
+        self.parent = None;
+        if lost == self.signature.node {
+            if gone {
+                self.withdraw_signature(now, None, out);
+            }
+            return;
+        }
+        let (node, round, depth) =
+            (self.signature.node, self.signature.round, self.signature.depth);
+        let backup = self
+            .neighbours
+            .values()
+            .filter_map(|l| match l.beacon {
+                Some((n, r, h, at)) if n == node && r == round && h < depth => {
+                    Some((at, h, l.peer))
+                }
+                _ => None,
+            })
+            .min_by_key(|&(at, h, _)| (at, h));
+        if let Some((_, h, peer)) = backup {
+            self.signature.depth = h.saturating_add(1);
+            self.adopt_parent(peer, out);
+        }
+    }
+
+    // ----- partition probes -------------------------------------------------------------
+
+    pub(crate) fn on_probe_timer(&mut self, now: Now, out: &mut Out) {
+        let next = self.jitter(self.config.probe_interval, 0.5);
+        self.set_timer(now.instant + next, TimerKind::Probe, out);
+        if self.neighbours.is_empty() || !self.signature_fresh(now) {
+            return;
+        }
+        let population = self.known.len().max(self.passive.len()).max(1) as f64;
+        let p = (self.config.contacts as f64 / population).min(1.0);
+        if self.rng.random::<f64>() >= p {
+            return;
+        }
+        // Nodes that failed recently are probed too: across a partition that has just
+        // healed, they are exactly the ones to find.
+        let candidates: Vec<PeerAddr> = self
+            .known
+            .values()
+            .map(|n| PeerAddr { node: n.node, addr: n.addr })
+            .chain(self.passive.iter().copied())
+            .filter(|q| {
+                q.node != self.me.node
+                    && !self.neighbours.contains_key(&q.node)
+                    && !self.pending.contains_key(&(q.node, LinkKind::Neighbour))
+            })
+            .collect();
+        let Some(&target) = candidates.choose(&mut self.rng) else {
+            return;
+        };
+        let nonce = self.rng.random::<u64>();
+        self.probes.push_back((nonce, target.node));
+        while self.probes.len() > 4 {
+            self.probes.pop_front();
+        }
+        let signature = self.signature.node;
+        self.send(target, Message::Probe { nonce, signature }, out);
+    }
+
+    pub(crate) fn on_probe(
+        &mut self,
+        now: Now,
+        from: PeerAddr,
+        nonce: u64,
+        signature: NodeId,
+        out: &mut Out,
+    ) {
+        let ours = self.signature.node;
+        self.send(from, Message::ProbeReply { nonce, signature: ours }, out);
+        if signature < ours && self.signature_fresh(now) {
+            self.heal(now, from, out);
+        }
+    }
+
+    pub(crate) fn on_probe_reply(
+        &mut self,
+        now: Now,
+        from: PeerAddr,
+        nonce: u64,
+        signature: NodeId,
+        out: &mut Out,
+    ) {
+        let Some(i) = self.probes.iter().position(|&(n, node)| n == nonce && node == from.node)
+        else {
+            self.counters.unsolicited += 1;
+            return;
+        };
+        self.probes.remove(i);
+        if signature < self.signature.node {
+            self.heal(now, from, out);
+        }
+    }
+
+    /// Another component found: connect to its node (high priority) so that the two
+    /// merge; synchronisation brings both databases together.
+    fn heal(&mut self, now: Now, peer: PeerAddr, out: &mut Out) {
+        if self.neighbours.contains_key(&peer.node)
+            || self.pending.contains_key(&(peer.node, LinkKind::Neighbour))
+        {
+            return;
+        }
+        self.counters.heals += 1;
+        self.connect_to(now, peer, LinkKind::Neighbour, Priority::High, false, out);
+    }
+}

@@ -1,0 +1,385 @@
+//! Synchronisation on connect (`graph.md` §8).
+//!
+//! When a neighbour connection opens, the node that asked for it (the *initiator*)
+//! reconciles the two stores with the peer, in two phases: first the records of the
+//! security provider's security record types, then every record. Each phase is one
+//! `peergroup-reconcile` session over the digests (`graph.md` §2.4) of the unexpired
+//! records of the phase — tombstones included — whose messages travel inside
+//! `Sync::Reconcile`. The session ends with the difference on both sides; each side then
+//! sends the records the other lacks in `Sync::Records` batches of at most
+//! `sync_batch_bytes`, at most `sync_window` batches ahead of their `Ack`, and ends the
+//! phase with `Done`. A phase is over for a side when its session has finished, it has
+//! sent `Done` and it has received the peer's `Done`; the initiator then opens the next
+//! phase. After the last phase both sides emit `Synchronized`.
+//!
+//! Records received by synchronisation go through the same checks as flooded ones, and
+//! those new to the node are flooded on to its other neighbours. The cost is that of the
+//! reconciliation (proportional to the difference, `reconcile.md` §9) plus the records
+//! that differ.
+
+use std::collections::{HashSet, VecDeque};
+
+use peergroup_base::{Instant, NodeId, Now, PeerAddr};
+use peergroup_reconcile::{Digest, DigestSet, Session};
+use rand::Rng;
+
+use crate::id::RecordId;
+use crate::proto::api::{Event, RecordSource};
+use crate::proto::error::ProtoError;
+use crate::proto::flood::Verdict;
+use crate::proto::message::{
+    DisconnectReason, MAX_SYNC_BATCH_RECORDS, Message, SyncMessage, SyncPhase, WireRecord,
+};
+use crate::proto::node::{GraphNode, Out};
+use crate::proto::security::SecurityProvider;
+use crate::store::{RecordStore, SyncRange};
+
+/// Records read per store call while scanning for a phase's set.
+const SCAN_CHUNK: usize = 4096;
+
+/// The synchronisation with one neighbour.
+#[derive(Debug)]
+pub(crate) struct SyncState {
+    pub(crate) initiator: bool,
+    pub(crate) phase: SyncPhase,
+    pub(crate) session: Option<Session>,
+    pub(crate) session_done: bool,
+    pub(crate) outgoing: VecDeque<RecordId>,
+    pub(crate) unacked: usize,
+    pub(crate) sent_done: bool,
+    pub(crate) peer_done: bool,
+    pub(crate) started: Instant,
+    pub(crate) records_sent: u64,
+    pub(crate) records_received: u64,
+}
+
+impl SyncState {
+    fn new(initiator: bool, now: Instant) -> Self {
+        SyncState {
+            initiator,
+            phase: SyncPhase::Security,
+            session: None,
+            session_done: false,
+            outgoing: VecDeque::new(),
+            unacked: 0,
+            sent_done: false,
+            peer_done: false,
+            started: now,
+            records_sent: 0,
+            records_received: 0,
+        }
+    }
+
+    fn reset_phase(&mut self, phase: SyncPhase, session: Session) {
+        self.phase = phase;
+        self.session = Some(session);
+        self.session_done = false;
+        self.outgoing.clear();
+        self.unacked = 0;
+        self.sent_done = false;
+        self.peer_done = false;
+    }
+
+    fn phase_complete(&self) -> bool {
+        self.session_done && self.sent_done && self.peer_done
+    }
+}
+
+impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
+    /// The digests of the phase's records (unexpired, tombstones included).
+    fn phase_set(&self, now: Now, phase: SyncPhase) -> Result<DigestSet, ProtoError> {
+        let digests: Vec<Digest> = match phase {
+            SyncPhase::All => self
+                .store
+                .sync_entries(&SyncRange::ALL, usize::MAX, now.unix)?
+                .into_iter()
+                .map(|e| Digest::new(e.digest.0))
+                .collect(),
+            SyncPhase::Security => {
+                let types = self.provider.security_record_types().to_vec();
+                let mut out = Vec::new();
+                if types.is_empty() {
+                    return Ok(DigestSet::new());
+                }
+                let mut range = SyncRange::ALL;
+                loop {
+                    let chunk = self.store.sync_records(&range, SCAN_CHUNK, now.unix)?;
+                    let Some(last) = chunk.last().map(|r| r.sync_key()) else {
+                        break;
+                    };
+                    out.extend(
+                        chunk
+                            .iter()
+                            .filter(|r| types.contains(&r.record_type()))
+                            .map(|r| Digest::new(r.digest().0)),
+                    );
+                    if chunk.len() < SCAN_CHUNK {
+                        break;
+                    }
+                    range = SyncRange::after(last);
+                }
+                out
+            }
+        };
+        Ok(DigestSet::from_unsorted(digests))
+    }
+
+    /// The ids of the stored records with these digests.
+    fn ids_of(&self, now: Now, digests: &[Digest]) -> Result<VecDeque<RecordId>, ProtoError> {
+        if digests.is_empty() {
+            return Ok(VecDeque::new());
+        }
+        let wanted: HashSet<[u8; 32]> = digests.iter().map(|d| *d.as_bytes()).collect();
+        Ok(self
+            .store
+            .sync_entries(&SyncRange::ALL, usize::MAX, now.unix)?
+            .into_iter()
+            .filter(|e| wanted.contains(&e.digest.0))
+            .map(|e| e.key.id)
+            .collect())
+    }
+
+    fn first_phase(&self) -> SyncPhase {
+        if self.provider.security_record_types().is_empty() {
+            SyncPhase::All
+        } else {
+            SyncPhase::Security
+        }
+    }
+
+    /// A neighbour connection opened: the initiator opens the first phase.
+    pub(crate) fn start_sync(&mut self, now: Now, peer: PeerAddr, initiator: bool, out: &mut Out) {
+        let Some(l) = self.neighbours.get_mut(&peer.node) else {
+            return;
+        };
+        l.sync = Some(Box::new(SyncState::new(initiator, now.instant)));
+        if initiator {
+            let phase = self.first_phase();
+            self.open_phase(now, peer, phase, out);
+        }
+    }
+
+    fn take_sync(&mut self, node: &NodeId) -> Option<Box<SyncState>> {
+        self.neighbours.get_mut(node).and_then(|l| l.sync.take())
+    }
+
+    fn put_sync(&mut self, node: &NodeId, st: Box<SyncState>) {
+        if let Some(l) = self.neighbours.get_mut(node) {
+            l.sync = Some(st);
+        }
+    }
+
+    /// Initiator: starts a phase's session.
+    fn open_phase(&mut self, now: Now, peer: PeerAddr, phase: SyncPhase, out: &mut Out) {
+        let Some(mut st) = self.take_sync(&peer.node) else {
+            return;
+        };
+        let mut salt = [0u8; 16];
+        self.rng.fill(&mut salt);
+        let session = self
+            .phase_set(now, phase)
+            .and_then(|set| Ok(Session::initiator(self.config.reconcile.clone(), set, salt)?));
+        match session {
+            Ok(s) => {
+                st.reset_phase(phase, s);
+                self.pump(now, peer, st, out);
+            }
+            Err(e) => self.sync_failed(now, peer, e, out),
+        }
+    }
+
+    fn sync_failed(&mut self, now: Now, peer: PeerAddr, e: ProtoError, out: &mut Out) {
+        self.reject(peer, e, out);
+        self.drop_neighbour(now, peer.node, DisconnectReason::ProtocolError, out);
+    }
+
+    /// Sends what the session queued, starts the record transfer once the session has
+    /// finished, sends batches within the window, `Done` when all are acknowledged, and
+    /// moves to the next phase (or finishes) when the phase is complete.
+    fn pump(&mut self, now: Now, peer: PeerAddr, mut st: Box<SyncState>, out: &mut Out) {
+        let phase = st.phase;
+        if let Some(session) = st.session.as_mut() {
+            let mut sent = Vec::new();
+            while let Some(payload) = session.poll_transmit() {
+                sent.push(payload);
+            }
+            for payload in sent {
+                self.counters.reconcile_bytes_sent += payload.len() as u64;
+                self.send(peer, Message::Sync(SyncMessage::Reconcile { phase, payload }), out);
+            }
+            if !st.session_done && session.is_finished() {
+                st.session_done = true;
+                let outcome = session.take_outcome().unwrap_or_default();
+                match self.ids_of(now, &outcome.local_only) {
+                    Ok(ids) => st.outgoing = ids,
+                    Err(e) => {
+                        self.sync_failed(now, peer, e, out);
+                        return;
+                    }
+                }
+            }
+        }
+        if st.session_done {
+            while st.unacked < self.config.sync_window.max(1) && !st.outgoing.is_empty() {
+                let mut batch = Vec::new();
+                let mut bytes = 0usize;
+                while let Some(id) = st.outgoing.front().copied() {
+                    let record = match self.store.get(&id, now.unix) {
+                        Ok(Some(r)) if !r.is_expired(now.unix) => r,
+                        _ => {
+                            st.outgoing.pop_front();
+                            continue;
+                        }
+                    };
+                    if !batch.is_empty()
+                        && (bytes + record.encoded_len() > self.config.sync_batch_bytes
+                            || batch.len() >= MAX_SYNC_BATCH_RECORDS)
+                    {
+                        break;
+                    }
+                    st.outgoing.pop_front();
+                    bytes += record.encoded_len();
+                    batch.push(WireRecord::from(record));
+                }
+                if batch.is_empty() {
+                    break;
+                }
+                st.unacked += 1;
+                st.records_sent += batch.len() as u64;
+                self.counters.sync_records_sent += batch.len() as u64;
+                let msg = Message::Sync(SyncMessage::Records { phase, records: batch });
+                self.send(peer, msg, out);
+            }
+            if st.outgoing.is_empty() && st.unacked == 0 && !st.sent_done {
+                st.sent_done = true;
+                self.send(peer, Message::Sync(SyncMessage::Done { phase }), out);
+            }
+        }
+        if st.phase_complete() {
+            match (phase, st.initiator) {
+                (SyncPhase::Security, true) => {
+                    self.put_sync(&peer.node, st);
+                    self.open_phase(now, peer, SyncPhase::All, out);
+                    return;
+                }
+                (SyncPhase::Security, false) => {} // the initiator opens the next phase
+                (SyncPhase::All, _) => {
+                    self.counters.syncs_completed += 1;
+                    if let Some(l) = self.neighbours.get_mut(&peer.node) {
+                        l.synchronized = true;
+                    }
+                    out.emit(Event::Synchronized {
+                        peer,
+                        records_received: st.records_received,
+                        records_sent: st.records_sent,
+                    });
+                    return; // the state is dropped
+                }
+            }
+        }
+        self.put_sync(&peer.node, st);
+    }
+
+    pub(crate) fn on_sync_reconcile(
+        &mut self,
+        now: Now,
+        from: PeerAddr,
+        phase: SyncPhase,
+        payload: &[u8],
+        out: &mut Out,
+    ) {
+        let Some(mut st) = self.take_sync(&from.node) else {
+            // Synchronisation already finished (or never started): a protocol error.
+            let e = ProtoError::NotConnected { message: "Sync/Reconcile", peer: from.node };
+            self.sync_failed(now, from, e, out);
+            return;
+        };
+        let opens_phase =
+            !st.initiator && (st.session.is_none() || (phase > st.phase && st.phase_complete()));
+        if opens_phase {
+            let session = self
+                .phase_set(now, phase)
+                .and_then(|set| Ok(Session::responder(self.config.reconcile.clone(), set)?));
+            match session {
+                Ok(s) => st.reset_phase(phase, s),
+                Err(e) => {
+                    self.sync_failed(now, from, e, out);
+                    return;
+                }
+            }
+        }
+        if phase != st.phase {
+            let e = ProtoError::Reconcile(peergroup_reconcile::Error::UnexpectedMessage {
+                expected: "a message of the current phase",
+                got: "a message of another phase",
+            });
+            self.sync_failed(now, from, e, out);
+            return;
+        }
+        let result = match st.session.as_mut() {
+            Some(s) => s.handle(payload).map_err(ProtoError::from),
+            None => Err(ProtoError::NotConnected { message: "Sync/Reconcile", peer: from.node }),
+        };
+        match result {
+            Ok(()) => self.pump(now, from, st, out),
+            Err(e) => self.sync_failed(now, from, e, out),
+        }
+    }
+
+    pub(crate) fn on_sync_records(
+        &mut self,
+        now: Now,
+        from: PeerAddr,
+        phase: SyncPhase,
+        records: &[WireRecord],
+        out: &mut Out,
+    ) {
+        let mut stored = 0;
+        for wire in records {
+            let source = RecordSource::Sync { from: from.node };
+            if let Verdict::Stored(r) = self.receive_record(now, wire, from, source, out) {
+                stored += 1;
+                self.flood(now, &r, 0, Some(from), out);
+            }
+        }
+        self.counters.sync_records_stored += stored;
+        if let Some(st) = self.neighbours.get_mut(&from.node).and_then(|l| l.sync.as_mut()) {
+            st.records_received += stored;
+        }
+        if self.neighbours.contains_key(&from.node) {
+            self.send(from, Message::Sync(SyncMessage::Ack { phase }), out);
+        }
+    }
+
+    pub(crate) fn on_sync_ack(
+        &mut self,
+        now: Now,
+        from: PeerAddr,
+        phase: SyncPhase,
+        out: &mut Out,
+    ) {
+        let Some(mut st) = self.take_sync(&from.node) else {
+            return;
+        };
+        if st.phase == phase {
+            st.unacked = st.unacked.saturating_sub(1);
+        }
+        self.pump(now, from, st, out);
+    }
+
+    pub(crate) fn on_sync_done(
+        &mut self,
+        now: Now,
+        from: PeerAddr,
+        phase: SyncPhase,
+        out: &mut Out,
+    ) {
+        let Some(mut st) = self.take_sync(&from.node) else {
+            return;
+        };
+        if st.phase == phase {
+            st.peer_done = true;
+        }
+        self.pump(now, from, st, out);
+    }
+}
