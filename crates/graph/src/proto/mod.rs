@@ -10,12 +10,11 @@
 //! clock, does no I/O, and draws randomness from an RNG seeded by its builder. Three
 //! sub-protocols share each neighbour connection:
 //!
-//! * **Topology** (§9). Neighbours form the *active view*
-//!   of HyParView (Leitão, Pereira, Rodrigues, DSN 2007): between `min_neighbours` (2) and
-//!   `max_neighbours` (8), aiming at `ideal_neighbours` (4), with a *passive view* of 30
-//!   other nodes refreshed by join walks and periodic shuffles. A lost neighbour (`PeerDown`,
-//!   `Disconnect`, a failed keepalive) is replaced at once from the passive view or the
-//!   node list. Duplicate and self connections are refused. The lowest node id of a
+//! * **Topology** (§9). Neighbours form the *active view* of HyParView (Leitão, Pereira,
+//!   Rodrigues, DSN 2007): between `min_neighbours` (2) and `max_neighbours` (8), aiming
+//!   at `ideal_neighbours` (4), with a *passive view* of 30 other nodes refreshed by join
+//!   walks and periodic shuffles. A lost neighbour (`PeerDown`, `Disconnect`, a failed
+//!   keepalive) is replaced at once from the passive view or the node list. Duplicate and self connections are refused. The lowest node id of a
 //!   component, flooded as a beacon, is its *signature* ([MS-PPGRH] 1.3.2.1); a few nodes
 //!   per component probe known nodes of the node list, and two nodes with different
 //!   signatures connect, which heals the partition.
@@ -45,8 +44,9 @@
 //! `max_direct` direct connections, `max_pending_connects` outgoing connects, a passive
 //! view of `passive_view` nodes, one open shuffle, 4 open probes, `max_missing` announced
 //! records (8 announcers each), 4,096 custody copies, `max_deferred` deferred records,
-//! 1,024 refused record versions, one reconciliation session and `sync_window` unacknowledged batches per
-//! neighbour, and announcement queues flushed every `announce_interval`. Every message is
+//! 1,024 refused record versions, one reconciliation session and `sync_window`
+//! unacknowledged batches per neighbour, and announcement queues flushed every
+//! `announce_interval`. Every message is
 //! checked against its limits ([`Message::check`]) before anything else; replies and
 //! answers that match nothing open are counted and dropped.
 //!
