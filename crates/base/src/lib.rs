@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod codec;
+pub mod fsutil;
 pub mod id;
 pub mod name;
 pub mod sansio;

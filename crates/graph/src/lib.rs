@@ -22,16 +22,18 @@
 //!   implements.
 //! * [`scenario`]: the simulated scale run behind `p2p sim graph`.
 //!
-//! Nothing here reads a clock: every operation that depends on time takes the wall-clock
-//! time as a [`UnixTime`](peergroup_base::UnixTime) argument.
+//! * [`net`]: the tokio driver and the application API ([`net::Graph`]) on the shared QUIC
+//!   endpoint.
 //!
-//! Still to come (see issue 4): the tokio driver (`graph::net`).
+//! Nothing outside [`net`] reads a clock: every operation that depends on time takes the
+//! wall-clock time as a [`UnixTime`](peergroup_base::UnixTime) argument.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod error;
 pub mod hlc;
 mod id;
+pub mod net;
 pub mod proto;
 pub mod record;
 pub mod scenario;
@@ -49,5 +51,5 @@ pub use search::{Query, QueryError};
 #[cfg(feature = "sled")]
 pub use store::SledStore;
 pub use store::{
-    ApplyOutcome, MemStore, RecordFilter, RecordStore, RedbStore, SyncEntry, SyncRange,
+    ApplyOutcome, MemStore, RecordFilter, RecordStore, RedbStore, SyncEntry, SyncRange, WriteMode,
 };

@@ -53,6 +53,9 @@ pub struct DriverConfig {
     pub peer_queue: usize,
     /// Received messages waiting for the actor. Default 4,096.
     pub inbound_queue: usize,
+    /// The largest frame on this protocol's streams, both directions; `None` (the default)
+    /// keeps the endpoint's [`EndpointConfig::max_frame_len`](crate::EndpointConfig).
+    pub max_frame_len: Option<u32>,
 }
 
 impl Default for DriverConfig {
@@ -62,6 +65,7 @@ impl Default for DriverConfig {
             event_queue: 1024,
             peer_queue: 1024,
             inbound_queue: 4096,
+            max_frame_len: None,
         }
     }
 }
@@ -195,7 +199,10 @@ where
                     Some(c) => self.handle(Input::Command(c)).await,
                     None => break,
                 },
-                Some(stream) = incoming.next() => {
+                Some(mut stream) = incoming.next() => {
+                    if let Some(max) = self.config.max_frame_len {
+                        stream.set_max_frame_len(max);
+                    }
                     tokio::spawn(read_stream::<P::Message>(stream, self.inbound_tx.clone()));
                 }
                 Some((from, msg)) = inbound.recv() => self.handle(Input::Recv { from, msg }).await,
@@ -286,6 +293,7 @@ where
         tokio::spawn(write_peer(
             self.endpoint.clone(),
             self.protocol.clone(),
+            self.config.max_frame_len,
             to,
             rx,
             self.down_tx.clone(),
@@ -310,27 +318,27 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 async fn write_peer<M: Serialize + Send + Sync>(
     endpoint: Endpoint,
     protocol: ProtocolId,
+    max_frame_len: Option<u32>,
     to: PeerAddr,
     mut rx: mpsc::Receiver<M>,
     down: mpsc::UnboundedSender<PeerAddr>,
 ) {
-    async fn open(
-        endpoint: &Endpoint,
-        protocol: &ProtocolId,
-        to: PeerAddr,
-    ) -> Result<(Connection, FramedStream), NetError> {
+    let open = async || -> Result<(Connection, FramedStream), NetError> {
         let conn = endpoint.connect(to.addr, Expect::Node(to.node)).await?;
-        let stream = conn.open(protocol).await?;
+        let mut stream = conn.open(&protocol).await?;
+        if let Some(max) = max_frame_len {
+            stream.set_max_frame_len(max);
+        }
         Ok((conn, stream))
-    }
+    };
     let result: Result<(), NetError> = async {
-        let (mut conn, mut stream) = open(&endpoint, &protocol, to).await?;
+        let (mut conn, mut stream) = open().await?;
         while let Some(msg) = rx.recv().await {
             if conn.is_closed() {
-                (conn, stream) = open(&endpoint, &protocol, to).await?;
+                (conn, stream) = open().await?;
             }
             if stream.send(&msg).await.is_err() {
-                (conn, stream) = open(&endpoint, &protocol, to).await?;
+                (conn, stream) = open().await?;
                 stream.send(&msg).await?;
             }
         }

@@ -79,6 +79,22 @@ impl FramedStream {
         self.send.send(msg).await
     }
 
+    /// Sets the largest frame this stream sends or accepts (clamped to 1 ..=
+    /// [`ABSOLUTE_MAX_FRAME_LEN`](peergroup_base::codec::ABSOLUTE_MAX_FRAME_LEN)); by default
+    /// the endpoint's [`EndpointConfig::max_frame_len`](crate::EndpointConfig). A protocol
+    /// whose messages can be larger than the endpoint's default (graph records of up to
+    /// 60 MiB) raises it on its own streams only.
+    pub fn set_max_frame_len(&mut self, max_frame_len: u32) {
+        let codec = peergroup_base::FrameCodec::new(max_frame_len);
+        self.send.codec = codec;
+        self.recv.codec = codec;
+    }
+
+    /// The largest frame this stream sends or accepts.
+    pub fn max_frame_len(&self) -> u32 {
+        self.recv.codec.max_frame_len()
+    }
+
     /// Receives one message; `Ok(None)` when the peer finished its side cleanly.
     ///
     /// A frame the codec refuses closes the whole stream: the receiving side is stopped and

@@ -82,6 +82,7 @@ pub use message::{
     LinkKind, Message, MessageLimits, PROTOCOL_VERSION, Priority, Refuse, RefuseReason, Shuffle,
     SyncMessage, SyncPhase, Welcome, WireRecord,
 };
+pub(crate) use node::command_name;
 pub use node::{GraphNode, NodeParams};
 pub use presence::{PRESENCE_TYPE, PresencePayload};
 pub use security::{Admission, PeerInfo, SecurityProvider, SigningError, TestProvider, Validation};

@@ -205,6 +205,14 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         &self.store
     }
 
+    /// The record store, for a driver's durability control
+    /// ([`RecordStore::set_write_mode`], [`RecordStore::flush`]) and for importing records
+    /// into a node that has not started. Records written here behind a running node's back
+    /// are neither flooded nor announced in events.
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
     /// The security provider.
     pub fn provider(&self) -> &P {
         &self.provider
@@ -598,7 +606,8 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     }
 }
 
-fn command_name(c: &Command) -> &'static str {
+/// The name of a command, for errors.
+pub(crate) fn command_name(c: &Command) -> &'static str {
     match c {
         Command::Connect(_) => "Connect",
         Command::OpenDirect(_) => "OpenDirect",

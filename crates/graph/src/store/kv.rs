@@ -119,6 +119,10 @@ pub(crate) trait KvBackend {
         &mut self,
         f: impl FnOnce(&mut dyn KvWrite) -> Result<R, GraphError>,
     ) -> Result<R, GraphError>;
+    /// See [`RecordStore::set_write_mode`](crate::store::RecordStore::set_write_mode).
+    fn set_write_mode(&mut self, mode: crate::store::WriteMode);
+    /// Makes every deferred write durable.
+    fn flush(&mut self) -> Result<(), GraphError>;
 }
 
 /// A [`RecordStore`] over a [`KvBackend`].
@@ -229,6 +233,10 @@ impl<B: KvBackend> KvStore<B> {
             }
         })?;
         Ok(KvStore { backend, limits })
+    }
+
+    pub(crate) fn backend_mut(&mut self) -> &mut B {
+        &mut self.backend
     }
 
     pub(crate) fn backend(&self) -> &B {
@@ -578,6 +586,12 @@ macro_rules! delegate_record_store {
             }
             fn last_sync_key(&self) -> Result<Option<$crate::record::SyncKey>, $crate::GraphError> {
                 self.inner.last_sync_key()
+            }
+            fn set_write_mode(&mut self, mode: $crate::store::WriteMode) {
+                self.inner.backend_mut().set_write_mode(mode)
+            }
+            fn flush(&mut self) -> Result<(), $crate::GraphError> {
+                self.inner.backend_mut().flush()
             }
         }
     };

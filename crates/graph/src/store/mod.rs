@@ -78,6 +78,16 @@ impl ApplyOutcome {
     }
 }
 
+/// How a store commits writes ([`RecordStore::set_write_mode`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteMode {
+    /// Every write is on disk when it returns.
+    #[default]
+    Durable,
+    /// Writes are atomic but reach the disk at the next durable write or flush.
+    Deferred,
+}
+
 /// Which records [`RecordStore::enumerate`] returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -204,6 +214,22 @@ pub trait RecordStore {
     /// The greatest sync key stored, expired records included: a restarted node resumes
     /// its [`HlcClock`](crate::hlc::HlcClock) from its `modified` time.
     fn last_sync_key(&self) -> Result<Option<SyncKey>, GraphError>;
+
+    /// How writes are committed from now on. [`WriteMode::Durable`] (the default of every
+    /// store): a write that returns `Ok` is on disk. [`WriteMode::Deferred`]: writes are
+    /// atomic and visible at once but reach the disk only at the next durable write or
+    /// [`flush`](RecordStore::flush); a crash loses the deferred writes since the last
+    /// durable one, never part of one, and the store still opens. Drivers defer writes
+    /// of records received from peers (they can be synchronised again) and make local
+    /// writes durable before acknowledging them. Stores without a disk ignore it.
+    fn set_write_mode(&mut self, mode: WriteMode) {
+        let _ = mode;
+    }
+
+    /// Makes every write so far durable (a no-op when nothing is deferred).
+    fn flush(&mut self) -> Result<(), GraphError> {
+        Ok(())
+    }
 
     /// Applies one record ([`apply_batch`](RecordStore::apply_batch) of one).
     fn apply(&mut self, record: &Record, now: UnixTime) -> Result<ApplyOutcome, GraphError> {

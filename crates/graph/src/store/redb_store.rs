@@ -17,6 +17,7 @@ use redb::{
 
 use crate::error::GraphError;
 use crate::record::RecordLimits;
+use crate::store::WriteMode;
 use crate::store::kv::{KvBackend, KvRead, KvStore, KvWrite, Table, Visitor};
 
 type Bytes = &'static [u8];
@@ -50,6 +51,10 @@ pub(crate) struct RedbBackend {
     path: PathBuf,
     /// Set once redb panicked: its state is no longer trusted.
     poisoned: AtomicBool,
+    /// How the next writes commit.
+    mode: WriteMode,
+    /// Deferred commits not yet followed by a durable one.
+    dirty: bool,
 }
 
 /// Runs redb code, turning a panic into [`GraphError::CorruptStore`].
@@ -219,9 +224,14 @@ impl KvBackend for RedbBackend {
     ) -> Result<R, GraphError> {
         let path = self.path.as_path();
         let db = &self.db;
+        let mode = self.mode;
         let run = || {
             let mut txn = db.begin_write().map_err(map_err(path, "begin write"))?;
-            txn.set_durability(Durability::Immediate).map_err(map_err(path, "set durability"))?;
+            let durability = match mode {
+                WriteMode::Durable => Durability::Immediate,
+                WriteMode::Deferred => Durability::None,
+            };
+            txn.set_durability(durability).map_err(map_err(path, "set durability"))?;
             txn.set_two_phase_commit(true);
             let result = {
                 let mut tables = Vec::with_capacity(Table::ALL.len());
@@ -243,7 +253,34 @@ impl KvBackend for RedbBackend {
                 }
             }
         };
-        self.guarded(run)
+        let r = self.guarded(run);
+        if r.is_ok() {
+            // a durable commit also makes the deferred ones before it durable
+            self.dirty = mode == WriteMode::Deferred;
+        }
+        r
+    }
+
+    fn set_write_mode(&mut self, mode: WriteMode) {
+        self.mode = mode;
+    }
+
+    fn flush(&mut self) -> Result<(), GraphError> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let path = self.path.as_path();
+        let db = &self.db;
+        // An empty transaction committed with `Durability::Immediate` persists every
+        // `Durability::None` commit before it (redb's persistence rule).
+        self.guarded(|| {
+            let mut txn = db.begin_write().map_err(map_err(path, "begin write"))?;
+            txn.set_durability(Durability::Immediate).map_err(map_err(path, "set durability"))?;
+            txn.set_two_phase_commit(true);
+            txn.commit().map_err(map_err(path, "flush"))
+        })?;
+        self.dirty = false;
+        Ok(())
     }
 }
 
@@ -288,7 +325,13 @@ impl RedbStore {
             }
             Ok(db)
         })?;
-        let backend = RedbBackend { db, path, poisoned: AtomicBool::new(false) };
+        let backend = RedbBackend {
+            db,
+            path,
+            poisoned: AtomicBool::new(false),
+            mode: WriteMode::Durable,
+            dirty: false,
+        };
         Ok(RedbStore { inner: KvStore::open(backend, limits)? })
     }
 

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::GraphError;
 use crate::record::RecordLimits;
+use crate::store::WriteMode;
 use crate::store::kv::{KvBackend, KvRead, KvStore, KvWrite, Table, Visitor};
 
 fn map_err(path: &Path, operation: &'static str) -> impl FnOnce(sled::Error) -> GraphError {
@@ -57,6 +58,10 @@ fn tree_bounds(
 pub(crate) struct SledBackend {
     db: sled::Db,
     path: PathBuf,
+    /// How the next writes commit.
+    mode: WriteMode,
+    /// Writes not yet flushed.
+    dirty: bool,
 }
 
 impl std::fmt::Debug for SledBackend {
@@ -186,8 +191,26 @@ impl KvBackend for SledBackend {
             }
         }
         self.db.apply_batch(batch).map_err(map_err(&self.path, "write"))?;
-        self.db.flush().map_err(map_err(&self.path, "flush"))?;
+        match self.mode {
+            WriteMode::Durable => {
+                self.db.flush().map_err(map_err(&self.path, "flush"))?;
+                self.dirty = false;
+            }
+            WriteMode::Deferred => self.dirty = true,
+        }
         Ok(out)
+    }
+
+    fn set_write_mode(&mut self, mode: WriteMode) {
+        self.mode = mode;
+    }
+
+    fn flush(&mut self) -> Result<(), GraphError> {
+        if self.dirty {
+            self.db.flush().map_err(map_err(&self.path, "flush"))?;
+            self.dirty = false;
+        }
+        Ok(())
     }
 }
 
@@ -208,7 +231,7 @@ impl SledStore {
     pub fn open(path: impl AsRef<Path>, limits: RecordLimits) -> Result<Self, GraphError> {
         let path = path.as_ref().to_path_buf();
         let db = sled::Config::new().path(&path).open().map_err(map_err(&path, "open"))?;
-        let backend = SledBackend { db, path };
+        let backend = SledBackend { db, path, mode: WriteMode::Durable, dirty: false };
         Ok(SledStore { inner: KvStore::open(backend, limits)? })
     }
 

@@ -1,0 +1,216 @@
+//! Graph nodes over real QUIC on loopback: three peers join one graph, exchange records
+//! by flooding and synchronisation, send direct data, report events; a node of another
+//! graph is refused while the others keep serving; a closed graph reopens with its records.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use peergroup_graph::net::{Graph, GraphEvents, GraphNetError, GraphOptions, random_record_id};
+use peergroup_graph::proto::{
+    ConnectionChange, DataType, Event, NewRecord, RecordSource, RecordUpdate, TestProvider,
+};
+use peergroup_graph::{GraphId, RecordFilter, RecordType};
+use peergroup_identity::Identity;
+use peergroup_net::{Endpoint, EndpointConfig};
+
+const CHAT: RecordType = RecordType::from_u128(0x0c4a_7000_0000_4000_8000_0000_0000_0001);
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn endpoint(name: &str) -> Endpoint {
+    let id = Identity::generate(name, "").unwrap();
+    Endpoint::bind(id, EndpointConfig::loopback()).await.unwrap()
+}
+
+fn options(graph: &str, dir: &std::path::Path) -> GraphOptions {
+    GraphOptions::new(GraphId::new(graph).unwrap()).data_dir(dir)
+}
+
+fn chat(text: &str) -> NewRecord {
+    NewRecord::new(random_record_id(), CHAT, Duration::from_secs(3600), text.as_bytes().to_vec())
+        .attribute("text", text)
+}
+
+/// Polls `f` until it returns `Some`, at most `WAIT`.
+async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The next event matching `pred`, at most `WAIT`.
+async fn next_event(events: &mut GraphEvents, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let e = events.next().await.expect("event stream ended");
+            if pred(&e) {
+                return e;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("timed out waiting for event: {what}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_peers_exchange_records_data_and_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ea, eb, ec) = (endpoint("alice").await, endpoint("bob").await, endpoint("carol").await);
+    let mut alice = Graph::create(&ea, options("club", dir.path()), TestProvider::new()).unwrap();
+    let mut bob = Graph::create(&eb, options("club", dir.path()), TestProvider::new()).unwrap();
+    let mut carol = Graph::create(&ec, options("club", dir.path()), TestProvider::new()).unwrap();
+    let mut alice_events = alice.events();
+    let mut bob_events = bob.events();
+
+    // Writes need a started graph.
+    assert!(matches!(alice.add_record(chat("too early")).await, Err(GraphNetError::NotStarted)));
+
+    alice.listen().await.unwrap();
+    assert!(alice.status().listening);
+    // A record written before anyone joined reaches the joiners by synchronisation.
+    let first = alice.add_record(chat("first")).await.unwrap();
+    assert_eq!(first.version(), 1);
+    assert_eq!(first.creator(), ea.peer_name());
+
+    let a_peer = bob.connect(ea.local_addr().unwrap()).await.unwrap();
+    assert_eq!(a_peer.node, ea.identity().node_id());
+    carol.connect(ea.local_addr().unwrap()).await.unwrap();
+    for g in [&bob, &carol] {
+        g.wait_status(WAIT, |s| s.synchronized).await.expect("synchronized");
+    }
+    next_event(&mut bob_events, "sync of the first record", |e| {
+        matches!(e, Event::RecordChanged { id, source: RecordSource::Sync { .. }, .. } if *id == first.id())
+            || matches!(e, Event::RecordChanged { id, .. } if *id == first.id())
+    })
+    .await;
+    for g in [&bob, &carol] {
+        eventually("first record", || async { g.get(first.id()).await.unwrap() }).await;
+    }
+
+    // Flooding: bob writes, alice and carol receive.
+    let from_bob = bob.add_record(chat("hello from bob")).await.unwrap();
+    for g in [&alice, &carol] {
+        let r = eventually("bob's record", || async { g.get(from_bob.id()).await.unwrap() }).await;
+        assert_eq!(r.payload(), b"hello from bob");
+    }
+    next_event(
+        &mut alice_events,
+        "bob's record event",
+        |e| matches!(e, Event::RecordChanged { id, .. } if *id == from_bob.id()),
+    )
+    .await;
+
+    // Update and delete travel too.
+    let update = RecordUpdate {
+        id: from_bob.id(),
+        payload: Some(b"edited".to_vec()),
+        ..RecordUpdate::default()
+    };
+    let v2 = bob.update_record(update).await.unwrap();
+    assert_eq!(v2.version(), 2);
+    eventually("the update at carol", || async {
+        carol.get(from_bob.id()).await.unwrap().filter(|r| r.version() == 2)
+    })
+    .await;
+    alice.delete_record(first.id()).await.unwrap();
+    assert!(alice.get(first.id()).await.unwrap().is_none());
+    for g in [&bob, &carol] {
+        eventually("the delete", || async {
+            g.get(first.id()).await.unwrap().is_none().then_some(())
+        })
+        .await;
+    }
+
+    // Enumerate and search on a replica.
+    let chats = carol.enumerate(RecordFilter::Type(CHAT)).await.unwrap();
+    assert_eq!(chats.len(), 1, "one live chat record: {chats:?}");
+    let found = carol.search("text = \"hello*\"").await.unwrap();
+    assert_eq!(found.len(), 1);
+    let bad = carol.search("text = ").await.unwrap_err();
+    assert!(bad.to_string().contains("at byte"), "{bad}");
+
+    // Node list from presence records (each node lists the two others).
+    for g in [&alice, &bob, &carol] {
+        eventually("two other nodes", || async {
+            (g.nodes().await.unwrap().len() == 2).then_some(())
+        })
+        .await;
+    }
+
+    // Direct data on a neighbour connection.
+    let ping = DataType(*b"peergroup/test/1");
+    bob.send_data(ea.identity().node_id(), ping, b"ping".to_vec()).await.unwrap();
+    let e =
+        next_event(&mut alice_events, "incoming data", |e| matches!(e, Event::IncomingData { .. }))
+            .await;
+    let Event::IncomingData { peer, data_type, data } = e else { unreachable!() };
+    assert_eq!(
+        (peer.node, data_type, data.as_slice()),
+        (eb.identity().node_id(), ping, &b"ping"[..])
+    );
+
+    // A direct connection between two nodes that are not neighbours (or are: either way
+    // it is a separate link carrying data).
+    let c_peer = carol.me();
+    bob.open_direct(c_peer).await.unwrap();
+    eventually("direct connection", || async {
+        bob.direct_connections().await.unwrap().contains(&c_peer).then_some(())
+    })
+    .await;
+    let mut carol_events = carol.events();
+    bob.send_data(c_peer.node, ping, b"direct".to_vec()).await.unwrap();
+    next_event(
+        &mut carol_events,
+        "direct data",
+        |e| matches!(e, Event::IncomingData { data, .. } if data == b"direct"),
+    )
+    .await;
+    // Sending to a node with no connection is an error naming it.
+    let stranger = Identity::generate("stranger", "").unwrap().node_id();
+    let err = bob.send_data(stranger, ping, vec![]).await.unwrap_err();
+    assert!(matches!(err, GraphNetError::Command { command: "SendData", .. }), "{err}");
+
+    // A node of another graph is refused; alice keeps serving.
+    let ed = endpoint("dave").await;
+    let mut dave =
+        Graph::create(&ed, options("other-graph", dir.path()), TestProvider::new()).unwrap();
+    let mut dave_events = dave.events();
+    dave.connect(ea.local_addr().unwrap()).await.unwrap();
+    next_event(&mut dave_events, "refusal", |e| {
+        matches!(e, Event::Neighbour { change: ConnectionChange::Failed(_), .. })
+    })
+    .await;
+    assert!(!dave.status().has_connections);
+    let late = alice.add_record(chat("still serving")).await.unwrap();
+    eventually("alice still floods", || async { bob.get(late.id()).await.unwrap() }).await;
+    assert!(dave.get(late.id()).await.unwrap().is_none());
+
+    // Close bob; reopen: his replica is on disk and readable before listening.
+    let bob_count = bob.record_count().await.unwrap();
+    bob.close().await.unwrap();
+    let reopened = Graph::open(&eb, options("club", dir.path()), TestProvider::new()).unwrap();
+    assert_eq!(reopened.record_count().await.unwrap(), bob_count);
+    assert!(reopened.get(late.id()).await.unwrap().is_some());
+    assert!(matches!(
+        Graph::create(&eb, options("club", dir.path()), TestProvider::new()),
+        Err(GraphNetError::AlreadyExists { .. })
+    ));
+    drop(reopened);
+    peergroup_graph::net::delete_graph(&eb, &options("club", dir.path())).unwrap();
+    assert!(matches!(
+        Graph::open(&eb, options("club", dir.path()), TestProvider::new()),
+        Err(GraphNetError::NotFound { .. })
+    ));
+
+    for g in [alice, carol, dave] {
+        g.close().await.unwrap();
+    }
+}
