@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use peergroup_base::UnixTime;
 
 use crate::hlc::Hlc;
-use crate::id::RecordId;
+use crate::id::{GraphId, RecordId};
 use crate::search::QueryError;
 
 /// Errors of the graph layer.
@@ -286,6 +286,57 @@ pub enum GraphError {
         found: u32,
         /// The format this code reads.
         expected: u32,
+    },
+
+    // --- database export files (`graph.md` §12, `crate::export`) ---
+    /// The input does not start with the export magic `PGGRAPHX`: it is not a database
+    /// export.
+    #[error("not a graph database export (bad magic bytes)")]
+    ExportNotAnExport,
+    /// The export was written in a format version this code does not read.
+    #[error("unsupported graph database export version {version} (this code reads version 1)")]
+    UnsupportedExportVersion {
+        /// The version found.
+        version: u8,
+    },
+    /// The export holds the records of another graph.
+    #[error("database export is of graph {found}, not of graph {expected}")]
+    ExportWrongGraph {
+        /// The graph the caller imports into.
+        expected: GraphId,
+        /// The graph named in the export.
+        found: GraphId,
+    },
+    /// The export ends before its end: inside `part`.
+    #[error("database export is truncated: it ends inside the {part}")]
+    ExportTruncated {
+        /// What was being read: `"magic"`, `"header"`, `"record length"`, `"record"` or
+        /// `"checksum"`.
+        part: &'static str,
+    },
+    /// The export's SHA-256 checksum does not match its contents (accidental damage).
+    #[error("database export checksum does not match its contents")]
+    ExportChecksumMismatch,
+    /// Bytes follow the export's checksum.
+    #[error("database export has trailing data after its checksum")]
+    ExportTrailingData,
+    /// An export writer was given a different number of records than it declared in the
+    /// header.
+    #[error("database export declares {declared} records but {written} were written")]
+    ExportCountMismatch {
+        /// The count written in the header.
+        declared: u64,
+        /// The records written (when too many: the count including the one refused).
+        written: u64,
+    },
+    /// Reading or writing an export failed.
+    #[error("database export: cannot {operation}: {source}")]
+    ExportIo {
+        /// What was being done.
+        operation: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
     },
 }
 

@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod export;
 pub mod hlc;
 mod id;
 pub mod net;

@@ -36,14 +36,17 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Some(v) = f().await {
-            return v;
+    let poll = async {
+        loop {
+            if let Some(v) = f().await {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    };
+    tokio::time::timeout(WAIT, poll)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
 /// The next event matching `pred`, at most `WAIT`.
@@ -203,6 +206,30 @@ async fn three_peers_exchange_records_data_and_events() {
         Graph::create(&eb, options("club", dir.path()), TestProvider::new()),
         Err(GraphNetError::AlreadyExists { .. })
     ));
+    // Export bob's replica (tombstones included) and import it into a new node's.
+    let file = dir.path().join("club.export");
+    let exported = reopened.export(&file).unwrap();
+    assert_eq!(exported, bob_count);
+    let ee = endpoint("erin").await;
+    let mut erin = Graph::create(&ee, options("club", dir.path()), TestProvider::new()).unwrap();
+    let report = erin.import(&file).unwrap();
+    assert_eq!(report.stored, bob_count, "{report:?}");
+    assert_eq!(erin.import(&file).unwrap().unchanged, bob_count);
+    assert!(erin.get(late.id()).await.unwrap().is_some());
+    assert!(erin.get(first.id()).await.unwrap().is_none(), "a tombstone stays deleted");
+    // Another graph's export, and import while running, are refused.
+    let mut other =
+        Graph::create(&ee, options("other-graph", dir.path()), TestProvider::new()).unwrap();
+    let err = other.import(&file).unwrap_err();
+    assert!(
+        matches!(err, GraphNetError::Graph(peergroup_graph::GraphError::ExportWrongGraph { .. })),
+        "{err}"
+    );
+    erin.listen().await.unwrap();
+    assert!(matches!(erin.import(&file), Err(GraphNetError::Running { operation: "import" })));
+    assert!(matches!(erin.export(&file), Err(GraphNetError::Running { operation: "export" })));
+    erin.close().await.unwrap();
+    other.close().await.unwrap();
     drop(reopened);
     peergroup_graph::net::delete_graph(&eb, &options("club", dir.path())).unwrap();
     assert!(matches!(

@@ -85,13 +85,14 @@ pub use driven::GraphEvents;
 pub use error::GraphNetError;
 
 use crate::id::{GraphId, RecordId};
+use crate::proto::Validation;
 use crate::proto::{
     Command, Config, Counters, DataType, GraphNode, NeighbourInfo, NewRecord, NodeInfo, NodeParams,
     RecordUpdate, SecurityProvider, Status,
 };
 use crate::record::{Record, RecordLimits};
 use crate::search::Query;
-use crate::store::{RecordFilter, RecordStore, RedbStore};
+use crate::store::{ApplyOutcome, RecordFilter, RecordStore, RedbStore, SyncRange, WriteMode};
 use driven::{Driven, Request, Shared};
 
 /// The protocol id of graph streams on the shared endpoint.
@@ -178,6 +179,20 @@ impl GraphOptions {
         self.limits = limits;
         self
     }
+}
+
+/// What [`Graph::import`] did with the records of an export.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ImportReport {
+    /// Records new here, or newer than the version held.
+    pub stored: u64,
+    /// Records this replica held already (or a newer version of).
+    pub unchanged: u64,
+    /// Records the provider or the store's rules refused.
+    pub rejected: u64,
+    /// Records the provider could not decide yet (not imported).
+    pub deferred: u64,
 }
 
 /// The metadata file of a graph's directory.
@@ -279,7 +294,7 @@ where
             });
         }
         std::fs::create_dir_all(&dir).map_err(GraphNetError::io("create", &dir))?;
-        let store = RedbStore::open(dir.join(STORE_FILE), options.limits.clone())?;
+        let store = RedbStore::open(dir.join(STORE_FILE), options.limits)?;
         let meta =
             Metadata { format: METADATA_FORMAT.into(), graph: options.graph.as_str().into() };
         let bytes = serde_json::to_vec_pretty(&meta).map_err(|e| {
@@ -301,7 +316,7 @@ where
     ) -> Result<Self, GraphNetError> {
         let dir = graph_dir(endpoint, &options)?;
         check_metadata(&dir, &options.graph)?;
-        let store = RedbStore::open(dir.join(STORE_FILE), options.limits.clone())?;
+        let store = RedbStore::open(dir.join(STORE_FILE), options.limits)?;
         let mut g = Graph::with_store(endpoint, options, store, provider)?;
         g.dir = Some(dir);
         Ok(g)
@@ -314,7 +329,7 @@ pub fn delete_graph(endpoint: &Endpoint, options: &GraphOptions) -> Result<(), G
     let dir = graph_dir(endpoint, options)?;
     check_metadata(&dir, &options.graph)?;
     // Opening the store proves nobody has it open; drop it before removing.
-    drop(RedbStore::open(dir.join(STORE_FILE), options.limits.clone())?);
+    drop(RedbStore::open(dir.join(STORE_FILE), options.limits)?);
     std::fs::remove_dir_all(&dir).map_err(GraphNetError::io("remove", &dir))?;
     if let Some(parent) = dir.parent() {
         peergroup_base::fsutil::sync_dir(parent);
@@ -590,6 +605,82 @@ where
     /// included).
     pub async fn record_count(&self) -> Result<u64, GraphNetError> {
         Ok(self.read(|_, node| node.store().len()).await??)
+    }
+
+    // ----- export and import ----------------------------------------------------------------
+
+    /// Writes this replica — live records and tombstones — to an export file
+    /// (`PeerGraphExportDatabase`; format in [`crate::export`]); returns the number of
+    /// records. Allowed only before the graph listens or connects. The file is written
+    /// atomically (temporary file, fsync, rename).
+    pub fn export(&self, path: &Path) -> Result<u64, GraphNetError> {
+        let State::Idle(node) = &self.state else {
+            return Err(GraphNetError::Running { operation: "export" });
+        };
+        let now = wall_now();
+        let mut records = Vec::new();
+        let mut range = SyncRange::ALL;
+        loop {
+            let chunk = node.store().sync_records(&range, 4096, now)?;
+            let Some(last) = chunk.last() else { break };
+            range = SyncRange::after(last.sync_key());
+            records.extend(chunk);
+        }
+        let mut result = Ok(0);
+        peergroup_base::fsutil::write_atomic_with(path, |w| {
+            result = crate::export::write_export(w, &self.graph, &records);
+            match &result {
+                Ok(_) => Ok(()),
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            }
+        })
+        .map_err(|e| match std::mem::replace(&mut result, Ok(0)) {
+            Err(g) => GraphNetError::Graph(g),
+            Ok(_) => GraphNetError::Io { operation: "write", path: path.to_path_buf(), source: e },
+        })?;
+        Ok(records.len() as u64)
+    }
+
+    /// Merges the records of an export file of this graph into this replica
+    /// (`PeerGraphImportDatabase`). Allowed only before the graph listens or connects. The
+    /// whole file is read and its checksum checked before anything is stored; each record
+    /// then goes through the security provider (as a record from the network would) and
+    /// the store's update rules, and the import is durable when this returns.
+    pub fn import(&mut self, path: &Path) -> Result<ImportReport, GraphNetError> {
+        let graph = self.graph.clone();
+        let State::Idle(node) = &mut self.state else {
+            return Err(GraphNetError::Running { operation: "import" });
+        };
+        let file = std::fs::File::open(path).map_err(GraphNetError::io("open", path))?;
+        let limits = *node.store().limits();
+        let records = crate::export::read_export(std::io::BufReader::new(file), &graph, &limits)?;
+        let now = wall_now();
+        let mut report = ImportReport::default();
+        let mut accepted = Vec::with_capacity(records.len());
+        for r in records {
+            match node.provider_mut().validate(&graph, &r, now) {
+                Validation::Accept => accepted.push(r),
+                Validation::Reject(_) => report.rejected += 1,
+                Validation::Defer => report.deferred += 1,
+            }
+        }
+        let store = node.store_mut();
+        store.set_write_mode(WriteMode::Deferred);
+        let applied = (|| {
+            for chunk in accepted.chunks(1024) {
+                for outcome in store.apply_batch(chunk, now)? {
+                    match outcome {
+                        ApplyOutcome::Added | ApplyOutcome::Updated { .. } => report.stored += 1,
+                        ApplyOutcome::Rejected(_) => report.rejected += 1,
+                        _ => report.unchanged += 1,
+                    }
+                }
+            }
+            store.flush()
+        })();
+        store.set_write_mode(WriteMode::Durable);
+        applied?;
+        Ok(report)
     }
 
     // ----- connections and nodes ----------------------------------------------------------
