@@ -9,7 +9,8 @@ fn demo_runs_and_reports_every_step() {
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let peers = report["peers"].as_array().unwrap();
-    assert_eq!(peers.len(), 2);
+    let classifiers: Vec<&str> = peers.iter().map(|p| p["classifier"].as_str().unwrap()).collect();
+    assert_eq!(classifiers, ["alice", "bob", "carol", "dave"]);
     let alice = peers[0]["peer_name"].as_str().unwrap();
     // bob saw exactly alice's secure peer name, proved by the TLS handshake
     assert_eq!(report["server_saw_client_as"].as_str().unwrap(), alice);
@@ -44,6 +45,67 @@ fn demo_runs_and_reports_every_step() {
 }
 
 #[test]
+fn demo_graph_replicates_syncs_sends_and_searches() {
+    let out = Command::new(env!("CARGO_BIN_EXE_p2p")).args(["demo", "--json"]).output().unwrap();
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let graph = &report["graph"];
+    let n = |key: &str| graph[key].as_u64().unwrap_or_else(|| panic!("{key}: {graph}"));
+    let t = |key: &str| graph[key].as_f64().unwrap_or_else(|| panic!("{key}: {graph}"));
+    assert_eq!(graph["protocol"], "graph/1");
+    assert_eq!(graph["graph"], "peergroup-demo");
+
+    // Alice's and bob's notes and carol's batch reached every replica, the late joiner's too.
+    let published = n("records_published");
+    assert_eq!(published, n("batch_records") + 2);
+    assert!(n("batch_records") >= 1000);
+    let gpeers = graph["peers"].as_array().unwrap();
+    let names: Vec<&str> = gpeers.iter().map(|p| p["peer"].as_str().unwrap()).collect();
+    assert_eq!(names, ["alice", "bob", "carol", "dave"]);
+    for p in gpeers {
+        assert_eq!(p["records"].as_u64().unwrap(), published, "{p}");
+        assert_eq!(p["nodes_known"].as_u64().unwrap(), 3, "every node lists the others: {p}");
+        assert!(!p["neighbours"].as_array().unwrap().is_empty(), "{p}");
+        assert!(p["all_records_ms"].as_f64().unwrap() > 0.0, "{p}");
+    }
+    for p in &gpeers[..3] {
+        assert!(p["all_records_ms"].as_f64().unwrap() <= t("publish_to_all_ms"), "{p}");
+    }
+    assert!(t("batch_commit_ms") > 0.0 && t("join_ms") > 0.0);
+
+    // Dave joined through bob and caught up by synchronisation, not by flooding.
+    assert_eq!(graph["late_joiner"], "dave");
+    assert_eq!(graph["late_joiner_via"], "bob");
+    assert!(gpeers[3]["neighbours"].as_array().unwrap().iter().any(|x| x == "bob"));
+    assert_eq!(n("late_joiner_records"), published);
+    assert_eq!(n("late_joiner_records_by_sync") + n("late_joiner_records_by_flood"), published);
+    assert!(n("late_joiner_records_by_sync") >= 1, "{graph}");
+    // the sync counters also count the members' presence records
+    assert!(n("late_joiner_sync_records_stored") >= n("late_joiner_records_by_sync"));
+    assert!(n("members_sync_records_sent") >= n("late_joiner_records_by_sync"));
+    assert!(n("members_reconcile_bytes_sent") > 0);
+    assert!(t("late_joiner_sync_ms") > 0.0);
+    assert!(t("late_joiner_all_records_ms") > 0.0);
+    assert!(t("node_lists_complete_ms") > 0.0);
+
+    // Bob's data message reached alice whole, and her answer came back.
+    assert_eq!(
+        (graph["data_from"].as_str(), graph["data_to"].as_str()),
+        (Some("bob"), Some("alice"))
+    );
+    assert!(n("data_bytes") > 0);
+    assert_eq!(n("data_received_bytes"), n("data_bytes"));
+    assert!(t("data_one_way_ms") > 0.0);
+    assert!(t("data_round_trip_ms") >= t("data_one_way_ms"));
+
+    // The search on dave's replica finds alice's and bob's notes.
+    assert_eq!(graph["search_on"], "dave");
+    assert_eq!(graph["search_query"], r#"text = "hello*""#);
+    assert_eq!(n("search_hits"), 2);
+    assert!(t("close_ms") > 0.0);
+}
+
+#[test]
 fn demo_summary_is_readable() {
     let out = Command::new(env!("CARGO_BIN_EXE_p2p")).arg("demo").output().unwrap();
     assert!(out.status.success());
@@ -51,6 +113,24 @@ fn demo_summary_is_readable() {
     assert!(text.contains("result: OK"), "{text}");
     assert!(text.contains("mutual authentication"), "{text}");
     assert!(text.contains("name resolution: PNRP (pnrp/1)"), "{text}");
-    assert_eq!(text.matches(": found -> 127.0.0.1:").count(), 2, "{text}");
-    assert!(text.contains(": not found"), "{text}");
+    // rows: <by>  resolved  <name>:  <outcome> [-> <address>]  (<n> requests over QUIC)  <ms>
+    let resolved = |outcome: &str| {
+        let words = |l: &str| l.split_whitespace().skip(3).collect::<Vec<_>>().join(" ");
+        let rows = text.lines().filter(|l| l.split_whitespace().nth(1) == Some("resolved"));
+        rows.filter(|l| words(l).starts_with(outcome)).count()
+    };
+    assert_eq!(resolved("found -> 127.0.0.1:"), 2, "{text}");
+    assert_eq!(resolved("not found"), 1, "{text}");
+    assert!(text.contains("graph: Peer Graphing (graph/1)"), "{text}");
+    assert!(text.contains("dave holds all 1002 notes"), "{text}");
+    assert!(text.contains(r#"search text = "hello*" on dave's replica: 2 hits"#), "{text}");
+    // The timed lines of the transport and graph sections end in one column.
+    for section in ["\ntransport: ", "\ngraph: "] {
+        let body = text.split(section).nth(1).unwrap().split("\n\n").next().unwrap();
+        let timed: Vec<&str> =
+            body.lines().filter(|l| l.ends_with(" ms") && !l.starts_with("    ")).collect();
+        assert!(timed.len() >= 2, "{body}");
+        let width = timed[0].chars().count();
+        assert!(timed.iter().all(|l| l.chars().count() == width), "misaligned:\n{body}");
+    }
 }

@@ -522,7 +522,7 @@ where
 
     /// Adds a record written by this node (`PeerGraphAddRecord`); returns it as stored
     /// (creator, times, version 1, security data filled in) once it is on disk.
-    pub async fn add_record(&mut self, record: NewRecord) -> Result<Record, GraphNetError> {
+    pub async fn add_record(&self, record: NewRecord) -> Result<Record, GraphNetError> {
         let id = record.id;
         self.run_one(Command::AddRecord(record), true).await?;
         self.stored(id, "AddRecord").await
@@ -531,10 +531,7 @@ where
     /// Adds several records with one durable commit (much faster than one by one); returns
     /// them as stored. Stops at the first failure
     /// ([`GraphNetError::BatchItem`]); the records before it are stored.
-    pub async fn add_records(
-        &mut self,
-        records: Vec<NewRecord>,
-    ) -> Result<Vec<Record>, GraphNetError> {
+    pub async fn add_records(&self, records: Vec<NewRecord>) -> Result<Vec<Record>, GraphNetError> {
         let ids: Vec<RecordId> = records.iter().map(|r| r.id).collect();
         let results = self.run(records.into_iter().map(Command::AddRecord).collect(), true).await?;
         for (index, r) in results.into_iter().enumerate() {
@@ -565,7 +562,7 @@ where
     }
 
     /// Writes the next version of a record (`PeerGraphUpdateRecord`); returns it as stored.
-    pub async fn update_record(&mut self, update: RecordUpdate) -> Result<Record, GraphNetError> {
+    pub async fn update_record(&self, update: RecordUpdate) -> Result<Record, GraphNetError> {
         let id = update.id;
         self.run_one(Command::UpdateRecord(update), true).await?;
         self.stored(id, "UpdateRecord").await
@@ -573,7 +570,7 @@ where
 
     /// Deletes a record (`PeerGraphDeleteRecord`): its tombstone replaces it here and is
     /// flooded.
-    pub async fn delete_record(&mut self, id: RecordId) -> Result<(), GraphNetError> {
+    pub async fn delete_record(&self, id: RecordId) -> Result<(), GraphNetError> {
         self.run_one(Command::DeleteRecord(id), true).await
     }
 
@@ -707,20 +704,19 @@ where
 
     /// Opens a direct connection to a node of the graph (`PeerGraphOpenDirectConnection`),
     /// for application data only.
-    pub async fn open_direct(&mut self, peer: PeerAddr) -> Result<(), GraphNetError> {
-        self.listen().await?;
+    pub async fn open_direct(&self, peer: PeerAddr) -> Result<(), GraphNetError> {
         self.run_one(Command::OpenDirect(peer), false).await
     }
 
     /// Closes a direct connection.
-    pub async fn close_direct(&mut self, peer: PeerAddr) -> Result<(), GraphNetError> {
+    pub async fn close_direct(&self, peer: PeerAddr) -> Result<(), GraphNetError> {
         self.run_one(Command::CloseDirect(peer), false).await
     }
 
     /// Sends typed application data to a neighbour or direct connection
     /// (`PeerGraphSendData`); it arrives as [`Event::IncomingData`](crate::proto::Event).
     pub async fn send_data(
-        &mut self,
+        &self,
         peer: NodeId,
         data_type: DataType,
         data: Vec<u8>,
@@ -743,7 +739,7 @@ where
     }
 
     /// Validates the deferred records again (`PeerGraphValidateDeferredRecords`).
-    pub async fn retry_deferred(&mut self) -> Result<(), GraphNetError> {
+    pub async fn retry_deferred(&self) -> Result<(), GraphNetError> {
         self.run_one(Command::RetryDeferred, false).await
     }
 
@@ -773,11 +769,11 @@ where
     // ----- plumbing -----------------------------------------------------------------------
 
     async fn run(
-        &mut self,
+        &self,
         commands: Vec<Command>,
         durable: bool,
     ) -> Result<Vec<Result<(), crate::proto::ProtoError>>, GraphNetError> {
-        match &mut self.state {
+        match &self.state {
             State::Idle(_) => Err(GraphNetError::NotStarted),
             State::Running(handle) => {
                 let (tx, rx) = oneshot::channel();
@@ -791,7 +787,7 @@ where
         }
     }
 
-    async fn run_one(&mut self, command: Command, durable: bool) -> Result<(), GraphNetError> {
+    async fn run_one(&self, command: Command, durable: bool) -> Result<(), GraphNetError> {
         let name = crate::proto::command_name(&command);
         let mut results = self.run(vec![command], durable).await?;
         match results.pop() {

@@ -106,6 +106,11 @@ pub struct Config {
     /// connection closed (the reconciliation protocol has no timers of its own,
     /// `reconcile.md` §8.4). Default **60 s**.
     pub sync_timeout: Duration,
+    /// Anti-entropy: a node re-synchronises with each neighbour it opened the first
+    /// synchronisation with this long after the last one finished (checked at each
+    /// maintenance round), which repairs records lost in flooding (`graph.md` §8.5).
+    /// `None` turns it off. Default **15 s**.
+    pub resync_interval: Option<Duration>,
 
     // ----- records -----
     /// Whether the node publishes a presence record (§9.8). Default **true**: every
@@ -158,6 +163,7 @@ impl Default for Config {
             sync_batch_bytes: 256 << 10,
             sync_window: 2,
             sync_timeout: Duration::from_secs(60),
+            resync_interval: Some(Duration::from_secs(15)),
             publish_presence: true,
             presence_lifetime: Duration::from_secs(300),
             max_deferred: 10_000,

@@ -53,6 +53,12 @@ pub(crate) struct Link {
     /// Neighbours only: the synchronisation in progress (`None` once finished).
     pub(crate) sync: Option<Box<SyncState>>,
     pub(crate) synchronized: bool,
+    /// Neighbours only: this node opened the synchronisation on connect, so it also opens
+    /// the periodic re-synchronisations (one side only, so two never cross).
+    pub(crate) sync_initiator: bool,
+    /// Neighbours only: when the last synchronisation with it finished (or the connection
+    /// was made).
+    pub(crate) last_sync: Instant,
 }
 
 /// An announced record not received yet.

@@ -265,14 +265,20 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 (SyncPhase::Security, false) => {} // the initiator opens the next phase
                 (SyncPhase::All, _) => {
                     self.counters.syncs_completed += 1;
+                    let mut first = false;
                     if let Some(l) = self.neighbours.get_mut(&peer.node) {
+                        first = !l.synchronized;
                         l.synchronized = true;
+                        l.last_sync = now.instant;
                     }
-                    out.emit(Event::Synchronized {
-                        peer,
-                        records_received: st.records_received,
-                        records_sent: st.records_sent,
-                    });
+                    // A re-synchronisation that moved nothing is not news.
+                    if first || st.records_received > 0 || st.records_sent > 0 {
+                        out.emit(Event::Synchronized {
+                            peer,
+                            records_received: st.records_received,
+                            records_sent: st.records_sent,
+                        });
+                    }
                     return; // the state is dropped
                 }
             }
@@ -288,8 +294,17 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         payload: &[u8],
         out: &mut Out,
     ) {
+        let resync = self
+            .neighbours
+            .get(&from.node)
+            .is_some_and(|l| l.sync.is_none() && l.synchronized && !l.sync_initiator);
+        if resync {
+            // The peer opened a periodic re-synchronisation (§8.5): answer it.
+            self.start_sync(now, from, false, out);
+        }
         let Some(mut st) = self.take_sync(&from.node) else {
-            // Synchronisation already finished (or never started): a protocol error.
+            // Not a neighbour, or a re-synchronisation from the side that must not open
+            // one: a protocol error.
             let e = ProtoError::NotConnected { message: "Sync/Reconcile", peer: from.node };
             self.sync_failed(now, from, e, out);
             return;

@@ -392,6 +392,8 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 since: now.instant,
                 sync: None,
                 synchronized: false,
+                sync_initiator: initiator,
+                last_sync: now.instant,
             },
         );
         self.counters.neighbours_connected += 1;
@@ -424,6 +426,8 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 since: now.instant,
                 sync: None,
                 synchronized: false,
+                sync_initiator: false,
+                last_sync: now.instant,
             },
         );
         out.emit(Event::Direct { peer, change: ConnectionChange::Connected });
@@ -735,6 +739,27 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         }
         self.connection_required = false;
         self.repair(now, out);
+        self.resync_due(now, out);
+    }
+
+    /// Anti-entropy (§8.5): re-synchronises with the neighbours this node opened the first
+    /// synchronisation with, once `resync_interval` has passed since the last one finished.
+    /// Flooding is best effort — a message lost to a full queue or a crash between two
+    /// hops is not retransmitted — and a reconciliation of identical stores costs a few
+    /// hundred bytes, so this bounds how long any loss lasts.
+    fn resync_due(&mut self, now: Now, out: &mut Out) {
+        let Some(interval) = self.config.resync_interval else {
+            return;
+        };
+        let due: Vec<PeerAddr> = self
+            .neighbours
+            .values()
+            .filter(|l| l.sync_initiator && l.sync.is_none() && now.instant - l.last_sync >= interval)
+            .map(|l| l.peer)
+            .collect();
+        for peer in due {
+            self.start_sync(now, peer, true, out);
+        }
     }
 
     /// Leaves the graph: deletes the presence record, says goodbye, stops.
