@@ -56,6 +56,11 @@ pub struct DriverConfig {
     /// The largest frame on this protocol's streams, both directions; `None` (the default)
     /// keeps the endpoint's [`EndpointConfig::max_frame_len`](crate::EndpointConfig).
     pub max_frame_len: Option<u32>,
+    /// Backpressure on the application: while any peer's queue holds more than this many
+    /// messages, the actor takes no new commands (it keeps handling messages from peers
+    /// and timers), so a fast local writer is slowed to what its peers take instead of
+    /// overflowing their queues. `None` (the default): commands are always taken.
+    pub pause_commands_above: Option<usize>,
 }
 
 impl Default for DriverConfig {
@@ -66,6 +71,7 @@ impl Default for DriverConfig {
             peer_queue: 1024,
             inbound_queue: 4096,
             max_frame_len: None,
+            pause_commands_above: None,
         }
     }
 }
@@ -75,11 +81,12 @@ impl Default for DriverConfig {
 #[derive(Debug)]
 pub struct Handle<C> {
     commands: mpsc::Sender<C>,
+    urgent: mpsc::Sender<C>,
 }
 
 impl<C> Clone for Handle<C> {
     fn clone(&self) -> Self {
-        Handle { commands: self.commands.clone() }
+        Handle { commands: self.commands.clone(), urgent: self.urgent.clone() }
     }
 }
 
@@ -87,6 +94,14 @@ impl<C> Handle<C> {
     /// Queues a command, waiting if the queue is full.
     pub async fn command(&self, command: C) -> Result<(), NetError> {
         self.commands.send(command).await.map_err(|_| NetError::DriverStopped)
+    }
+
+    /// Queues a command that is taken even while the actor pauses commands for
+    /// backpressure ([`DriverConfig::pause_commands_above`]): for reads of the core's
+    /// state, which add no messages. Its queue is separate from the ordinary one, so it is
+    /// not stuck behind writes either.
+    pub async fn command_urgent(&self, command: C) -> Result<(), NetError> {
+        self.urgent.send(command).await.map_err(|_| NetError::DriverStopped)
     }
 
     /// `true` once the actor has stopped.
@@ -135,6 +150,7 @@ where
 {
     let incoming = endpoint.register(protocol.clone())?;
     let (cmd_tx, cmd_rx) = mpsc::channel(config.command_queue.max(1));
+    let (urgent_tx, urgent_rx) = mpsc::channel(config.command_queue.max(1));
     let (event_tx, event_rx) = mpsc::channel(config.event_queue.max(1));
     let (inbound_tx, inbound_rx) = mpsc::channel(config.inbound_queue.max(1));
     let (down_tx, down_rx) = mpsc::unbounded_channel();
@@ -153,8 +169,8 @@ where
         inbound_tx,
         down_tx,
     };
-    tokio::spawn(actor.run(cmd_rx, incoming, inbound_rx, down_rx));
-    Ok((Handle { commands: cmd_tx }, Events { rx: event_rx }))
+    tokio::spawn(actor.run(cmd_rx, urgent_rx, incoming, inbound_rx, down_rx));
+    Ok((Handle { commands: cmd_tx, urgent: urgent_tx }, Events { rx: event_rx }))
 }
 
 struct Actor<P: Protocol> {
@@ -184,6 +200,7 @@ where
     async fn run(
         mut self,
         mut commands: mpsc::Receiver<P::Command>,
+        mut urgent: mpsc::Receiver<P::Command>,
         mut incoming: crate::Incoming,
         mut inbound: mpsc::Receiver<(PeerAddr, P::Message)>,
         mut down: mpsc::UnboundedReceiver<PeerAddr>,
@@ -194,11 +211,15 @@ where
                 .timers
                 .peek()
                 .map(|Reverse((at, _))| self.origin + Duration::from_micros(at.as_micros()));
+            let congested = self.congested();
             tokio::select! {
-                command = commands.recv() => match command {
+                Some(c) = urgent.recv() => self.handle(Input::Command(c)).await,
+                command = commands.recv(), if !congested => match command {
                     Some(c) => self.handle(Input::Command(c)).await,
                     None => break,
                 },
+                // Queues drain without waking the actor: look again shortly.
+                () = tokio::time::sleep(Duration::from_millis(2)), if congested => {}
                 Some(mut stream) = incoming.next() => {
                     if let Some(max) = self.config.max_frame_len {
                         stream.set_max_frame_len(max);
@@ -216,6 +237,16 @@ where
             }
         }
         debug!(protocol = %self.protocol, "driver stopped: all handles dropped");
+    }
+
+    /// Whether some peer's queue is over [`DriverConfig::pause_commands_above`].
+    fn congested(&self) -> bool {
+        let Some(limit) = self.config.pause_commands_above else {
+            return false;
+        };
+        self.peers
+            .values()
+            .any(|(_, tx)| !tx.is_closed() && tx.max_capacity() - tx.capacity() > limit)
     }
 
     fn now(&self) -> Now {

@@ -115,6 +115,11 @@ impl GraphEvents {
     pub async fn next(&mut self) -> Option<Event> {
         self.rx.recv().await
     }
+
+    /// The next event if one is waiting, without waiting.
+    pub fn try_next(&mut self) -> Option<Event> {
+        self.rx.try_recv().ok()
+    }
 }
 
 impl futures_core::Stream for GraphEvents {

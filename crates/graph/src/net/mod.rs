@@ -144,7 +144,8 @@ pub struct GraphOptions {
     pub advertise: Option<SocketAddr>,
     /// Events waiting per subscriber before further ones are dropped. Default 4,096.
     pub event_queue: usize,
-    /// Messages waiting per peer before further ones are dropped. Default 8,192.
+    /// Messages waiting per peer before further ones are dropped. Default 65,536; new
+    /// commands (local writes) wait while a peer's queue is more than half full.
     pub peer_queue: usize,
 }
 
@@ -158,7 +159,7 @@ impl GraphOptions {
             data_dir: None,
             advertise: None,
             event_queue: 4096,
-            peer_queue: 8192,
+            peer_queue: 65_536,
         }
     }
 
@@ -438,6 +439,9 @@ where
                 let mut config = DriverConfig::default();
                 config.max_frame_len = Some(self.frame_limit);
                 config.peer_queue = self.peer_queue.max(1);
+                // A local writer waits while a peer's queue is half full, rather than
+                // overflow it (lost messages would wait for the next re-synchronisation).
+                config.pause_commands_above = Some(config.peer_queue / 2);
                 let driven = Driven::new(*node, self.shared.clone());
                 match driver::spawn(&self.endpoint, ProtocolId::new(PROTOCOL)?, driven, config) {
                     Ok((handle, events)) => {
@@ -817,7 +821,10 @@ where
                 let job: driven::InspectFn<S, P> = Box::new(move |now, node| {
                     let _ = tx.send(f(now, node));
                 });
-                handle.command(Request::Inspect(job)).await.map_err(|_| GraphNetError::Closed)?;
+                handle
+                    .command_urgent(Request::Inspect(job))
+                    .await
+                    .map_err(|_| GraphNetError::Closed)?;
                 rx.await.map_err(|_| GraphNetError::Closed)
             }
             State::Closed => Err(GraphNetError::Closed),

@@ -108,9 +108,13 @@ pub struct Config {
     pub sync_timeout: Duration,
     /// Anti-entropy: a node re-synchronises with each neighbour it opened the first
     /// synchronisation with this long after the last one finished (checked at each
-    /// maintenance round), which repairs records lost in flooding (`graph.md` §8.5).
+    /// maintenance round), which repairs records lost in flooding (`graph.md` §8.6).
     /// `None` turns it off. Default **15 s**.
     pub resync_interval: Option<Duration>,
+    /// A re-synchronisation leaves out the records modified in the last this long (by
+    /// each side's clock): flooding is still delivering them, and sending them again would
+    /// only make duplicates. Default **5 s**.
+    pub resync_settle: Duration,
 
     // ----- records -----
     /// Whether the node publishes a presence record (§9.8). Default **true**: every
@@ -164,6 +168,7 @@ impl Default for Config {
             sync_window: 2,
             sync_timeout: Duration::from_secs(60),
             resync_interval: Some(Duration::from_secs(15)),
+            resync_settle: Duration::from_secs(5),
             publish_presence: true,
             presence_lifetime: Duration::from_secs(300),
             max_deferred: 10_000,

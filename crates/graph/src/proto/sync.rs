@@ -19,7 +19,7 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use peergroup_base::{Instant, NodeId, Now, PeerAddr};
+use peergroup_base::{Instant, NodeId, Now, PeerAddr, UnixTime};
 use peergroup_reconcile::{Digest, DigestSet, Session};
 use rand::Rng;
 
@@ -51,6 +51,9 @@ pub(crate) struct SyncState {
     pub(crate) started: Instant,
     pub(crate) records_sent: u64,
     pub(crate) records_received: u64,
+    /// A re-synchronisation leaves out records modified after this time (wall clock): they
+    /// may still be on their way by flooding (§8.6).
+    pub(crate) settled_before: Option<UnixTime>,
 }
 
 impl SyncState {
@@ -67,6 +70,7 @@ impl SyncState {
             started: now,
             records_sent: 0,
             records_received: 0,
+            settled_before: None,
         }
     }
 
@@ -87,12 +91,20 @@ impl SyncState {
 
 impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     /// The digests of the phase's records (unexpired, tombstones included).
-    fn phase_set(&self, now: Now, phase: SyncPhase) -> Result<DigestSet, ProtoError> {
+    fn phase_set(
+        &self,
+        now: Now,
+        phase: SyncPhase,
+        settled_before: Option<UnixTime>,
+    ) -> Result<DigestSet, ProtoError> {
+        let settled =
+            |modified: crate::hlc::Hlc| settled_before.is_none_or(|t| modified.wall() < t);
         let digests: Vec<Digest> = match phase {
             SyncPhase::All => self
                 .store
                 .sync_entries(&SyncRange::ALL, usize::MAX, now.unix)?
                 .into_iter()
+                .filter(|e| settled(e.key.modified))
                 .map(|e| Digest::new(e.digest.0))
                 .collect(),
             SyncPhase::Security => {
@@ -110,7 +122,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                     out.extend(
                         chunk
                             .iter()
-                            .filter(|r| types.contains(&r.record_type()))
+                            .filter(|r| types.contains(&r.record_type()) && settled(r.modified()))
                             .map(|r| Digest::new(r.digest().0)),
                     );
                     if chunk.len() < SCAN_CHUNK {
@@ -148,11 +160,27 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     }
 
     /// A neighbour connection opened: the initiator opens the first phase.
-    pub(crate) fn start_sync(&mut self, now: Now, peer: PeerAddr, initiator: bool, out: &mut Out) {
+    /// A re-synchronisation (`resync`) leaves out the records modified in the last
+    /// `resync_settle`.
+    pub(crate) fn start_sync(
+        &mut self,
+        now: Now,
+        peer: PeerAddr,
+        initiator: bool,
+        resync: bool,
+        out: &mut Out,
+    ) {
+        let settle = self.config.resync_settle;
         let Some(l) = self.neighbours.get_mut(&peer.node) else {
             return;
         };
-        l.sync = Some(Box::new(SyncState::new(initiator, now.instant)));
+        let mut st = SyncState::new(initiator, now.instant);
+        if resync {
+            st.settled_before = Some(UnixTime::from_millis(
+                now.unix.as_millis().saturating_sub(settle.as_millis() as u64),
+            ));
+        }
+        l.sync = Some(Box::new(st));
         if initiator {
             let phase = self.first_phase();
             self.open_phase(now, peer, phase, out);
@@ -177,7 +205,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         let mut salt = [0u8; 16];
         self.rng.fill(&mut salt);
         let session = self
-            .phase_set(now, phase)
+            .phase_set(now, phase, st.settled_before)
             .and_then(|set| Ok(Session::initiator(self.config.reconcile.clone(), set, salt)?));
         match session {
             Ok(s) => {
@@ -299,8 +327,8 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             .get(&from.node)
             .is_some_and(|l| l.sync.is_none() && l.synchronized && !l.sync_initiator);
         if resync {
-            // The peer opened a periodic re-synchronisation (§8.5): answer it.
-            self.start_sync(now, from, false, out);
+            // The peer opened a periodic re-synchronisation (§8.6): answer it.
+            self.start_sync(now, from, false, true, out);
         }
         let Some(mut st) = self.take_sync(&from.node) else {
             // Not a neighbour, or a re-synchronisation from the side that must not open
@@ -313,7 +341,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             !st.initiator && (st.session.is_none() || (phase > st.phase && st.phase_complete()));
         if opens_phase {
             let session = self
-                .phase_set(now, phase)
+                .phase_set(now, phase, st.settled_before)
                 .and_then(|set| Ok(Session::responder(self.config.reconcile.clone(), set)?));
             match session {
                 Ok(s) => st.reset_phase(phase, s),

@@ -399,7 +399,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         self.counters.neighbours_connected += 1;
         self.connection_required = false;
         out.emit(Event::Neighbour { peer, change: ConnectionChange::Connected });
-        self.start_sync(now, peer, initiator, out);
+        self.start_sync(now, peer, initiator, false, out);
         self.send_beacon_to(now, peer, out);
     }
 
@@ -742,7 +742,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         self.resync_due(now, out);
     }
 
-    /// Anti-entropy (§8.5): re-synchronises with the neighbours this node opened the first
+    /// Anti-entropy (§8.6): re-synchronises with the neighbours this node opened the first
     /// synchronisation with, once `resync_interval` has passed since the last one finished.
     /// Flooding is best effort — a message lost to a full queue or a crash between two
     /// hops is not retransmitted — and a reconciliation of identical stores costs a few
@@ -754,11 +754,13 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         let due: Vec<PeerAddr> = self
             .neighbours
             .values()
-            .filter(|l| l.sync_initiator && l.sync.is_none() && now.instant - l.last_sync >= interval)
+            .filter(|l| {
+                l.sync_initiator && l.sync.is_none() && now.instant - l.last_sync >= interval
+            })
             .map(|l| l.peer)
             .collect();
         for peer in due {
-            self.start_sync(now, peer, true, out);
+            self.start_sync(now, peer, true, true, out);
         }
     }
 
