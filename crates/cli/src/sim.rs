@@ -71,6 +71,10 @@ pub(crate) enum SimCommand {
         /// Per-link latency range in milliseconds.
         #[arg(long, default_value = "10..100", value_parser = latency_range)]
         latency_ms: (u64, u64),
+        /// Seconds between anti-entropy re-synchronisations of neighbours (graph.md §8.6);
+        /// 0 turns them off. Default: the protocol default (15).
+        #[arg(long)]
+        resync_secs: Option<u64>,
         /// Seed of every random choice in the run.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -154,7 +158,15 @@ pub(crate) fn run(command: SimCommand) -> Result<(), CliError> {
                 )
             }
         }
-        SimCommand::Graph { members, records, crash_fraction, latency_ms, seed, json } => {
+        SimCommand::Graph {
+            members,
+            records,
+            crash_fraction,
+            latency_ms,
+            resync_secs,
+            seed,
+            json,
+        } => {
             if !(2..=MAX_GRAPH_MEMBERS).contains(&members) {
                 return Err(CliError::Usage(format!("--members must be 2 to {MAX_GRAPH_MEMBERS}")));
             }
@@ -172,6 +184,9 @@ pub(crate) fn run(command: SimCommand) -> Result<(), CliError> {
             params.crash_fraction = crash_fraction;
             params.latency_ms = latency_ms;
             params.seed = seed;
+            if let Some(s) = resync_secs {
+                params.config.resync_interval = (s > 0).then(|| std::time::Duration::from_secs(s));
+            }
             let report = peergroup_graph::scenario::run(&params);
             let text = serde_json::to_string(&report)
                 .map_err(|e| CliError::runtime(format!("cannot encode the report: {e}")))?;

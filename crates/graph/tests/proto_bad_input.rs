@@ -371,3 +371,21 @@ fn unsolicited_walks_and_probes_cannot_grow_the_nodes_state() {
     assert_eq!(net.node(victim).passive_view(), &passive[..]);
     still_serving(&mut net, victim, good);
 }
+
+#[test]
+fn a_resync_out_of_turn_drops_the_neighbour_but_not_the_node() {
+    // The raw neighbour never finished the first synchronisation: it may not open a
+    // re-synchronisation (graph.md §8.6).
+    let (mut net, victim, good, raw) = setup(49, TestProvider::new(), RecordLimits::default());
+    net.clear_raw(raw);
+    let settled_before = net.now().unix;
+    net.raw_send(raw, victim, Message::Sync(SyncMessage::Resync { settled_before }));
+    net.secs(1);
+    let errs = rejections(&net, victim);
+    assert!(
+        matches!(errs[..], [ProtoError::NotConnected { message: "Sync/Resync", .. }]),
+        "{errs:?}"
+    );
+    assert!(!net.node(victim).neighbour_addrs().contains(&net.addr(raw)));
+    still_serving(&mut net, victim, good);
+}

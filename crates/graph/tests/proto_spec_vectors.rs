@@ -106,6 +106,9 @@ fn message(name: &str) -> Message {
         }),
         "msg-sync-ack" => Message::Sync(SyncMessage::Ack { phase: SyncPhase::All }),
         "msg-sync-done" => Message::Sync(SyncMessage::Done { phase: SyncPhase::Security }),
+        "msg-sync-resync" => Message::Sync(SyncMessage::Resync {
+            settled_before: UnixTime::from_millis(1_767_225_610_000),
+        }),
         "msg-beacon" => Message::Beacon(Beacon {
             node: NodeId([0x01; 32]),
             round: 1_767_225_610_000,
@@ -179,6 +182,7 @@ fn message_vectors() {
         "Sync/Records",
         "Sync/Ack",
         "Sync/Done",
+        "Sync/Resync",
         "Beacon",
         "Probe",
         "ProbeReply",

@@ -254,9 +254,9 @@ fn periodic_resync_repairs_a_lost_flood() {
     let now = net.now().unix;
     net.node_mut(a).store_mut().apply(&lost, now).unwrap();
     assert!(!net.has(b, &lost.id()));
-    // Re-synchronisations run every 15 s (checked at 5 s maintenance rounds); the record
+    // Re-synchronisations run every 30 s (checked at 5 s maintenance rounds); the record
     // is left out until it is 5 s old, then transferred.
-    net.secs(25);
+    net.secs(45);
     assert!(net.has(b, &lost.id()), "the re-synchronisation brought the lost record");
     let by_sync = net.changes(RecordChange::Added, &lost.id());
     assert!(
@@ -272,7 +272,7 @@ fn periodic_resync_repairs_a_lost_flood() {
     let sent_before = ca.sync_records_sent + cb.sync_records_sent;
     let bytes_before = ca.reconcile_bytes_sent + cb.reconcile_bytes_sent;
     let rounds_before = ca.syncs_completed;
-    net.secs(60);
+    net.secs(120);
     let (ca, cb) = (net.node(a).counters(), net.node(b).counters());
     assert!(ca.syncs_completed >= rounds_before + 3, "re-synchronisations keep running");
     assert_eq!(ca.sync_records_sent + cb.sync_records_sent, sent_before);

@@ -109,7 +109,7 @@ pub struct Config {
     /// Anti-entropy: a node re-synchronises with each neighbour it opened the first
     /// synchronisation with this long after the last one finished (checked at each
     /// maintenance round), which repairs records lost in flooding (`graph.md` §8.6).
-    /// `None` turns it off. Default **15 s**.
+    /// `None` turns it off. Default **30 s**.
     pub resync_interval: Option<Duration>,
     /// A re-synchronisation leaves out the records modified in the last this long (by
     /// each side's clock): flooding is still delivering them, and sending them again would
@@ -167,7 +167,7 @@ impl Default for Config {
             sync_batch_bytes: 256 << 10,
             sync_window: 2,
             sync_timeout: Duration::from_secs(60),
-            resync_interval: Some(Duration::from_secs(15)),
+            resync_interval: Some(Duration::from_secs(30)),
             resync_settle: Duration::from_secs(5),
             publish_presence: true,
             presence_lifetime: Duration::from_secs(300),

@@ -380,6 +380,12 @@ pub enum SyncMessage {
         /// The phase.
         phase: SyncPhase,
     },
+    /// Opens a periodic re-synchronisation (§8.6); sent by the side that initiated the
+    /// connection's first synchronisation, right before the first phase's `Reconcile`.
+    Resync {
+        /// Both sides leave out the records modified at or after this time.
+        settled_before: UnixTime,
+    },
 }
 
 /// A partition signature beacon (§9.5).
@@ -551,6 +557,7 @@ impl Message {
             Message::Sync(SyncMessage::Records { .. }) => "Sync/Records",
             Message::Sync(SyncMessage::Ack { .. }) => "Sync/Ack",
             Message::Sync(SyncMessage::Done { .. }) => "Sync/Done",
+            Message::Sync(SyncMessage::Resync { .. }) => "Sync/Resync",
             Message::Beacon(_) => "Beacon",
             Message::Probe { .. } => "Probe",
             Message::ProbeReply { .. } => "ProbeReply",
@@ -602,7 +609,9 @@ impl Message {
             | Message::Push { .. }
             | Message::Custody { .. }
             | Message::Prune
-            | Message::Sync(SyncMessage::Ack { .. } | SyncMessage::Done { .. })
+            | Message::Sync(
+                SyncMessage::Ack { .. } | SyncMessage::Done { .. } | SyncMessage::Resync { .. },
+            )
             | Message::Beacon(_)
             | Message::Probe { .. }
             | Message::ProbeReply { .. }

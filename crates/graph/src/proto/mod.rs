@@ -30,7 +30,7 @@
 //!   `peergroup-reconcile` (rateless IBLT set reconciliation; cost proportional to the
 //!   difference), security record types first, then transfer the missing records in
 //!   bounded, acknowledged batches, and emit [`Event::Synchronized`].
-//! * **Anti-entropy** (§8.6). Every `resync_interval` (15 s) the initiator of a
+//! * **Anti-entropy** (§8.6). Every `resync_interval` (30 s) the initiator of a
 //!   neighbour connection re-synchronises with it, leaving out records younger than
 //!   `resync_settle` (5 s): this repairs whatever flooding lost (a full send queue, a crash
 //!   between two hops) at a cost of a few hundred bytes when nothing differs.

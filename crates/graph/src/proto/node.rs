@@ -602,6 +602,9 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             }
             SyncMessage::Ack { phase } => self.on_sync_ack(now, from, phase, out),
             SyncMessage::Done { phase } => self.on_sync_done(now, from, phase, out),
+            SyncMessage::Resync { settled_before } => {
+                self.on_sync_resync(now, from, settled_before, out)
+            }
         }
     }
 

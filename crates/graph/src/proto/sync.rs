@@ -160,27 +160,25 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     }
 
     /// A neighbour connection opened: the initiator opens the first phase.
-    /// A re-synchronisation (`resync`) leaves out the records modified in the last
-    /// `resync_settle`.
+    /// A re-synchronisation (`settled_before` set, §8.6) leaves out the records modified
+    /// at or after that time; its initiator announces it with `Resync` first.
     pub(crate) fn start_sync(
         &mut self,
         now: Now,
         peer: PeerAddr,
         initiator: bool,
-        resync: bool,
+        settled_before: Option<UnixTime>,
         out: &mut Out,
     ) {
-        let settle = self.config.resync_settle;
         let Some(l) = self.neighbours.get_mut(&peer.node) else {
             return;
         };
         let mut st = SyncState::new(initiator, now.instant);
-        if resync {
-            st.settled_before = Some(UnixTime::from_millis(
-                now.unix.as_millis().saturating_sub(settle.as_millis() as u64),
-            ));
-        }
+        st.settled_before = settled_before;
         l.sync = Some(Box::new(st));
+        if let (true, Some(settled_before)) = (initiator, settled_before) {
+            self.send(peer, Message::Sync(SyncMessage::Resync { settled_before }), out);
+        }
         if initiator {
             let phase = self.first_phase();
             self.open_phase(now, peer, phase, out);
@@ -322,17 +320,9 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         payload: &[u8],
         out: &mut Out,
     ) {
-        let resync = self
-            .neighbours
-            .get(&from.node)
-            .is_some_and(|l| l.sync.is_none() && l.synchronized && !l.sync_initiator);
-        if resync {
-            // The peer opened a periodic re-synchronisation (§8.6): answer it.
-            self.start_sync(now, from, false, true, out);
-        }
         let Some(mut st) = self.take_sync(&from.node) else {
-            // Not a neighbour, or a re-synchronisation from the side that must not open
-            // one: a protocol error.
+            // Synchronisation finished (a re-synchronisation starts with `Resync`) or
+            // never started: a protocol error.
             let e = ProtoError::NotConnected { message: "Sync/Reconcile", peer: from.node };
             self.sync_failed(now, from, e, out);
             return;
@@ -367,6 +357,27 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             Ok(()) => self.pump(now, from, st, out),
             Err(e) => self.sync_failed(now, from, e, out),
         }
+    }
+
+    /// The neighbour opens a periodic re-synchronisation (§8.6). Only the side that
+    /// initiated the first synchronisation may, and only when none is running.
+    pub(crate) fn on_sync_resync(
+        &mut self,
+        now: Now,
+        from: PeerAddr,
+        settled_before: UnixTime,
+        out: &mut Out,
+    ) {
+        let allowed = self
+            .neighbours
+            .get(&from.node)
+            .is_some_and(|l| l.sync.is_none() && l.synchronized && !l.sync_initiator);
+        if !allowed {
+            let e = ProtoError::NotConnected { message: "Sync/Resync", peer: from.node };
+            self.sync_failed(now, from, e, out);
+            return;
+        }
+        self.start_sync(now, from, false, Some(settled_before), out);
     }
 
     pub(crate) fn on_sync_records(

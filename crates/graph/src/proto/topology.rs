@@ -11,7 +11,7 @@
 //!   then to nodes of the node list (presence records).
 //! * **Partitions** are detected and healed by the signature (`signature.rs`).
 
-use peergroup_base::{NodeId, Now, PeerAddr, PeerName};
+use peergroup_base::{NodeId, Now, PeerAddr, PeerName, UnixTime};
 use rand::Rng;
 use rand::seq::{IndexedRandom, SliceRandom};
 
@@ -399,7 +399,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         self.counters.neighbours_connected += 1;
         self.connection_required = false;
         out.emit(Event::Neighbour { peer, change: ConnectionChange::Connected });
-        self.start_sync(now, peer, initiator, false, out);
+        self.start_sync(now, peer, initiator, None, out);
         self.send_beacon_to(now, peer, out);
     }
 
@@ -747,20 +747,28 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     /// Flooding is best effort — a message lost to a full queue or a crash between two
     /// hops is not retransmitted — and a reconciliation of identical stores costs a few
     /// hundred bytes, so this bounds how long any loss lasts.
+    ///
+    /// At most one re-synchronisation starts per round (the neighbour waiting longest), so
+    /// a node reads its store for this at most once per maintenance interval.
     fn resync_due(&mut self, now: Now, out: &mut Out) {
         let Some(interval) = self.config.resync_interval else {
             return;
         };
-        let due: Vec<PeerAddr> = self
+        let due = self
             .neighbours
             .values()
             .filter(|l| {
-                l.sync_initiator && l.sync.is_none() && now.instant - l.last_sync >= interval
+                l.sync_initiator
+                    && l.synchronized
+                    && l.sync.is_none()
+                    && now.instant - l.last_sync >= interval
             })
-            .map(|l| l.peer)
-            .collect();
-        for peer in due {
-            self.start_sync(now, peer, true, true, out);
+            .min_by_key(|l| l.last_sync)
+            .map(|l| l.peer);
+        if let Some(peer) = due {
+            let settle = self.config.resync_settle.as_millis() as u64;
+            let cutoff = UnixTime::from_millis(now.unix.as_millis().saturating_sub(settle));
+            self.start_sync(now, peer, true, Some(cutoff), out);
         }
     }
 
