@@ -1,0 +1,193 @@
+//! The demo's readable summary: labelled rows with right-aligned times, and tables.
+
+use std::fmt::Display;
+
+use super::DemoReport;
+
+/// Width of the summary's label column; values (times right-aligned) start after it.
+const LABEL_WIDTH: usize = 60;
+
+/// One summary line: an indented label, padded to the value column, and its value.
+fn row(label: impl Display, value: impl Display) {
+    println!("  {:<width$} {value}", label.to_string(), width = LABEL_WIDTH);
+}
+
+/// A time for the value column: right-aligned, in ms.
+fn time(ms: f64) -> String {
+    format!("{ms:>10.3} ms")
+}
+
+/// A figure for the value column, right-aligned with the times' digits.
+fn figure(value: impl Display) -> String {
+    format!("{:>10}", value.to_string())
+}
+
+/// `n` and a noun, plural unless `n` is 1.
+fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 { format!("{n} {noun}") } else { format!("{n} {noun}s") }
+}
+
+/// Prints rows of cells as columns two spaces apart, each padded to its widest cell (the
+/// last cell of a row is not padded), indented by `indent` spaces.
+fn table(indent: usize, rows: &[Vec<String>]) {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in rows {
+        let cells: Vec<String> =
+            r.iter().zip(&widths).map(|(cell, &width)| format!("{cell:<width$}")).collect();
+        println!("{:indent$}{}", "", cells.join("  ").trim_end());
+    }
+}
+
+pub(super) fn print_summary(r: &DemoReport) {
+    println!("peergroup demo: {} peers on loopback", r.peers.len());
+    println!();
+    println!("identities (fresh, in temporary data dir {})", r.data_dir);
+    let rows: Vec<Vec<String>> = r
+        .peers
+        .iter()
+        .map(|p| {
+            vec![p.classifier.clone(), p.peer_name.clone(), format!("listening on {}", p.listen)]
+        })
+        .collect();
+    table(2, &rows);
+    println!();
+    println!("transport: QUIC, TLS 1.3, mutual authentication with Ed25519 identity certificates");
+    row("alice -> bob handshake, bob's name checked in the handshake", time(r.handshake_ms));
+    row("framed message round trip on stream demo/1", time(r.round_trip_ms));
+    row("bob saw the client as", &r.server_saw_client_as);
+    row("reply", &r.reply);
+    row("dial bob's address expecting another peer name: refused", &r.wrong_name_refused);
+    row("connections open at alice", figure(r.connections_alice));
+    println!();
+    println!("name resolution: PNRP ({}) on the same endpoints", r.pnrp.protocol);
+    row("bob joined the Global cloud through alice's address", time(r.pnrp.bootstrap_ms));
+    let mut rows = Vec::new();
+    for g in &r.pnrp.registrations {
+        rows.push(vec![
+            g.peer.clone(),
+            "registered".into(),
+            g.name.clone(),
+            format!("at {}", g.endpoints.join(", ")),
+            format!("({})", count(g.replicas as u64, "replica")),
+            time(g.ms),
+        ]);
+    }
+    for v in &r.pnrp.resolves {
+        let at = if v.endpoints.is_empty() {
+            String::new()
+        } else {
+            format!(" -> {}", v.endpoints.join(", "))
+        };
+        rows.push(vec![
+            v.by.clone(),
+            "resolved".into(),
+            format!("{}:", v.name),
+            format!("{}{at}", v.outcome),
+            format!("({} over QUIC)", count(v.requests, "request")),
+            time(v.ms),
+        ]);
+    }
+    table(2, &rows);
+    println!();
+    let g = &r.graph;
+    println!(
+        "graph: Peer Graphing ({}) on the same endpoints, graph \"{}\", {} peers",
+        g.protocol,
+        g.graph,
+        g.peers.len()
+    );
+    row("bob and carol joined through alice's address, synchronized", time(g.join_ms));
+    row(
+        format!(
+            "carol's batch: {} notes of {} bytes, one durable commit",
+            g.batch_records, g.batch_payload_bytes
+        ),
+        time(g.batch_commit_ms),
+    );
+    row(
+        format!(
+            "all {} notes (alice 1, bob 1, carol {}) at every member",
+            g.records_published, g.batch_records
+        ),
+        time(g.publish_to_all_ms),
+    );
+    row(
+        format!("{} joined late through {}, synchronized", g.late_joiner, g.late_joiner_via),
+        time(g.late_joiner_sync_ms),
+    );
+    row(
+        format!(
+            "{} holds all {} notes ({} by sync, {} by flooding)",
+            g.late_joiner,
+            g.late_joiner_records,
+            g.late_joiner_records_by_sync,
+            g.late_joiner_records_by_flood
+        ),
+        time(g.late_joiner_all_records_ms),
+    );
+    row(
+        format!("  records {} stored by sync, presence records included", g.late_joiner),
+        figure(g.late_joiner_sync_records_stored),
+    );
+    row("  records the members sent by sync", figure(g.members_sync_records_sent));
+    row(
+        format!("  reconciliation bytes sent by {}", g.late_joiner),
+        figure(g.late_joiner_reconcile_bytes_sent),
+    );
+    row("  reconciliation bytes sent by the members", figure(g.members_reconcile_bytes_sent));
+    row(
+        format!(
+            "after {}'s connect, every node lists the {} others",
+            g.late_joiner,
+            g.peers.len().saturating_sub(1)
+        ),
+        time(g.node_lists_complete_ms),
+    );
+    row(
+        format!(
+            "{} -> {} data message, {} bytes ({} arrived), one way",
+            g.data_from, g.data_to, g.data_bytes, g.data_received_bytes
+        ),
+        time(g.data_one_way_ms),
+    );
+    row(format!("{} answered, round trip", g.data_to), time(g.data_round_trip_ms));
+    row(
+        format!(
+            "search {} on {}'s replica: {}",
+            g.search_query,
+            g.search_on,
+            count(g.search_hits as u64, "hit")
+        ),
+        time(g.search_ms),
+    );
+    row(format!("closed all {} graphs at once", g.peers.len()), time(g.close_ms));
+    let mut rows = vec![vec![
+        "replica".to_string(),
+        "notes".into(),
+        "  all notes after".into(),
+        "nodes known".into(),
+        "  all nodes after".into(),
+        "neighbours".into(),
+    ]];
+    for p in &g.peers {
+        rows.push(vec![
+            p.peer.clone(),
+            format!("{:>5}", p.records),
+            format!("{:>17}", time(p.all_records_ms)),
+            format!("{:>11}", p.nodes_known),
+            format!("{:>17}", time(p.all_nodes_ms)),
+            p.neighbours.join(", "),
+        ]);
+    }
+    table(4, &rows);
+    println!(
+        "    (notes: after alice's publish, {0} after his connect; nodes: after {0}'s connect)",
+        g.late_joiner
+    );
+    println!();
+    println!("result: OK");
+}
