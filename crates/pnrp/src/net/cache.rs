@@ -7,10 +7,9 @@
 //! (with a warning), and entries that do not parse are skipped one by one.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use peergroup_base::{NodeId, PeerAddr, UnixTime};
 use serde::{Deserialize, Serialize};
@@ -129,40 +128,11 @@ pub fn select(mut table: Vec<TableEntry>) -> Vec<PeerAddr> {
     table.into_iter().take(MAX_CACHE_ENTRIES).map(|e| e.peer).collect()
 }
 
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
 /// Writes `bytes` to `path` atomically: temporary file in the same directory, `fsync`,
 /// rename over `path`, `fsync` of the directory (Unix). Creates the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PnrpError> {
-    let err = |source| PnrpError::CacheWrite { path: path.to_path_buf(), source };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&dir).map_err(err)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(
-        ".{name}.tmp.{}.{}",
-        std::process::id(),
-        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        #[cfg(unix)]
-        if let Ok(d) = fs::File::open(&dir) {
-            // Some file systems refuse directory fsync; the rename is done either way.
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(err)
+    peergroup_base::fsutil::write_atomic(path, bytes)
+        .map_err(|source| PnrpError::CacheWrite { path: path.to_path_buf(), source })
 }
 
 #[cfg(test)]
