@@ -73,7 +73,8 @@ async fn wait_counts(graphs: &[&Graph], target: u64, start: Instant, limit: Dura
             }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-        if std::env::var_os("GRAPH_QUIC_TRACE").is_some() && start.elapsed().as_millis() % 2000 < 25 {
+        if std::env::var_os("GRAPH_QUIC_TRACE").is_some() && start.elapsed().as_millis() % 2000 < 25
+        {
             let mut counts = Vec::new();
             for g in graphs {
                 counts.push(g.record_count().await.unwrap());
