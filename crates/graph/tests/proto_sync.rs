@@ -284,3 +284,34 @@ fn periodic_resync_repairs_a_lost_flood() {
         net.events_of(b).iter().filter(|e| matches!(e.event, Event::Synchronized { .. })).count();
     assert_eq!(syncs, 2, "the first synchronisation and the one that moved a record");
 }
+
+/// A joiner's further neighbours (join walks end at them, and they connect to it) hold
+/// their first synchronisation with it until its running one is over, so the joiner
+/// receives each record about once, not once per neighbour.
+#[test]
+fn a_joiner_receives_each_record_about_once() {
+    let mut net = Net::new(23);
+    let nodes = net.graph(12, &Config::default());
+    let n = 3_000;
+    let ids: Vec<RecordId> = (0..n).map(|k| net.publish(nodes[k % nodes.len()], 1_000)).collect();
+    net.secs(10);
+    let late = net.add(Config::default(), TestProvider::new());
+    net.run(Duration::from_millis(1));
+    net.connect(late, nodes[4]);
+    net.secs(20);
+    for id in &ids {
+        assert!(net.has(late, id));
+    }
+    let c = net.node(late).counters();
+    let neighbours = net.node(late).neighbours().len();
+    eprintln!(
+        "joiner: {} copies for {n} records, {neighbours} neighbours, {c:?}",
+        c.copies_received
+    );
+    assert!(neighbours >= 2, "the joiner got more than one neighbour");
+    assert!(
+        (c.copies_received as f64) < 1.2 * n as f64,
+        "{} copies for {n} records",
+        c.copies_received
+    );
+}

@@ -54,7 +54,16 @@ pub(crate) struct SyncState {
     /// A re-synchronisation leaves out records modified after this time (wall clock): they
     /// may still be on their way by flooding (§8.6).
     pub(crate) settled_before: Option<UnixTime>,
+    /// Responder of a first synchronisation: the initiator's opening messages, held while
+    /// another first synchronisation of this node runs (§8.3), and since when.
+    held: Vec<(SyncPhase, Vec<u8>)>,
+    held_since: Option<Instant>,
+    /// Held once and released: never held again.
+    released: bool,
 }
+
+/// Most opening messages a responder holds per neighbour.
+const MAX_HELD: usize = 16;
 
 impl SyncState {
     fn new(initiator: bool, now: Instant) -> Self {
@@ -71,6 +80,9 @@ impl SyncState {
             records_sent: 0,
             records_received: 0,
             settled_before: None,
+            held: Vec::new(),
+            held_since: None,
+            released: false,
         }
     }
 
@@ -305,7 +317,9 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                             records_sent: st.records_sent,
                         });
                     }
-                    return; // the state is dropped
+                    // The state is dropped; responders waiting for this one may go on.
+                    self.release_held(now, out);
+                    return;
                 }
             }
         }
@@ -327,6 +341,22 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             self.sync_failed(now, from, e, out);
             return;
         };
+        // A first synchronisation opened while another one of this node runs waits for
+        // it (at most `sync_timeout / 3`): a joiner whose further neighbours all connect
+        // at once would otherwise receive every record once from each of them.
+        let holding = !st.initiator
+            && !st.released
+            && st.settled_before.is_none()
+            && (st.session.is_none() || !st.held.is_empty())
+            && st.held.len() < MAX_HELD
+            && st.held_since.is_none_or(|t| now.instant - t < self.hold_limit())
+            && self.other_first_sync_running(&from.node);
+        if holding {
+            st.held.push((phase, payload.to_vec()));
+            st.held_since.get_or_insert(now.instant);
+            self.put_sync(&from.node, st);
+            return;
+        }
         let opens_phase =
             !st.initiator && (st.session.is_none() || (phase > st.phase && st.phase_complete()));
         if opens_phase {
@@ -356,6 +386,48 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         match result {
             Ok(()) => self.pump(now, from, st, out),
             Err(e) => self.sync_failed(now, from, e, out),
+        }
+    }
+
+    fn hold_limit(&self) -> std::time::Duration {
+        self.config.sync_timeout / 3
+    }
+
+    /// Whether a first synchronisation with another neighbour has its session running.
+    fn other_first_sync_running(&self, except: &NodeId) -> bool {
+        self.neighbours.iter().any(|(node, l)| {
+            node != except
+                && l.sync.as_ref().is_some_and(|s| {
+                    s.settled_before.is_none() && s.session.is_some() && !s.phase_complete()
+                })
+        })
+    }
+
+    /// Replays the opening messages held by responders (§8.3) once no other first
+    /// synchronisation runs, or once they have waited `sync_timeout / 3`. Called when a
+    /// synchronisation finishes and at every maintenance round.
+    pub(crate) fn release_held(&mut self, now: Now, out: &mut Out) {
+        let limit = self.hold_limit();
+        let ready: Vec<PeerAddr> = self
+            .neighbours
+            .values()
+            .filter(|l| {
+                l.sync.as_ref().is_some_and(|s| {
+                    !s.held.is_empty()
+                        && (s.held_since.is_some_and(|t| now.instant - t >= limit)
+                            || !self.other_first_sync_running(&l.peer.node))
+                })
+            })
+            .map(|l| l.peer)
+            .collect();
+        for peer in ready {
+            let Some(mut st) = self.take_sync(&peer.node) else { continue };
+            let held = std::mem::take(&mut st.held);
+            st.released = true;
+            self.put_sync(&peer.node, st);
+            for (phase, payload) in held {
+                self.on_sync_reconcile(now, peer, phase, &payload, out);
+            }
         }
     }
 

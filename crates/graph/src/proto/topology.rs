@@ -739,6 +739,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         }
         self.connection_required = false;
         self.repair(now, out);
+        self.release_held(now, out);
         self.resync_due(now, out);
     }
 
