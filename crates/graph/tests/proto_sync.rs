@@ -315,3 +315,30 @@ fn a_joiner_receives_each_record_about_once() {
         c.copies_received
     );
 }
+
+/// The same when the joiner itself connects to several members at once: it opens one
+/// first synchronisation at a time.
+#[test]
+fn a_joiner_connecting_to_several_members_receives_each_record_about_once() {
+    let mut net = Net::new(24);
+    let nodes = net.graph(12, &Config::default());
+    let n = 3_000;
+    for k in 0..n {
+        net.publish(nodes[k % nodes.len()], 1_000);
+    }
+    net.secs(10);
+    let late = net.add(Config::default(), TestProvider::new());
+    net.run(Duration::from_millis(1));
+    for &m in &nodes[..3] {
+        net.connect(late, m);
+    }
+    net.secs(30);
+    assert_eq!(net.contents(late), net.contents(nodes[5]), "the joiner has everything");
+    let c = net.node(late).counters();
+    assert!(net.node(late).neighbours().len() >= 3);
+    assert!(
+        (c.copies_received as f64) < 1.2 * n as f64,
+        "{} copies for {n} records",
+        c.copies_received
+    );
+}

@@ -60,6 +60,8 @@ pub(crate) struct SyncState {
     held_since: Option<Instant>,
     /// Held once and released: never held again.
     released: bool,
+    /// Initiator of a first synchronisation: opening it waits (§8.3).
+    open_deferred: bool,
 }
 
 /// Most opening messages a responder holds per neighbour.
@@ -83,6 +85,7 @@ impl SyncState {
             held: Vec::new(),
             held_since: None,
             released: false,
+            open_deferred: false,
         }
     }
 
@@ -182,12 +185,23 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         settled_before: Option<UnixTime>,
         out: &mut Out,
     ) {
+        // An initiator's first synchronisation waits while another first synchronisation
+        // of this node runs (§8.3), like a responder's.
+        let wait =
+            initiator && settled_before.is_none() && self.other_first_sync_running(&peer.node);
         let Some(l) = self.neighbours.get_mut(&peer.node) else {
             return;
         };
         let mut st = SyncState::new(initiator, now.instant);
         st.settled_before = settled_before;
+        if wait {
+            st.held_since = Some(now.instant);
+            st.open_deferred = true;
+        }
         l.sync = Some(Box::new(st));
+        if wait {
+            return;
+        }
         if let (true, Some(settled_before)) = (initiator, settled_before) {
             self.send(peer, Message::Sync(SyncMessage::Resync { settled_before }), out);
         }
@@ -398,13 +412,17 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         self.neighbours.iter().any(|(node, l)| {
             node != except
                 && l.sync.as_ref().is_some_and(|s| {
-                    s.settled_before.is_none() && s.session.is_some() && !s.phase_complete()
+                    s.settled_before.is_none()
+                        && !s.open_deferred
+                        && s.session.is_some()
+                        && !s.phase_complete()
                 })
         })
     }
 
-    /// Replays the opening messages held by responders (§8.3) once no other first
-    /// synchronisation runs, or once they have waited `sync_timeout / 3`. Called when a
+    /// Opens the first synchronisations initiators deferred and replays the opening
+    /// messages responders held (§8.3), once no other first synchronisation runs, or once
+    /// they have waited `sync_timeout / 3`. Called when a
     /// synchronisation finishes and at every maintenance round.
     pub(crate) fn release_held(&mut self, now: Now, out: &mut Out) {
         let limit = self.hold_limit();
@@ -413,7 +431,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             .values()
             .filter(|l| {
                 l.sync.as_ref().is_some_and(|s| {
-                    !s.held.is_empty()
+                    (!s.held.is_empty() || s.open_deferred)
                         && (s.held_since.is_some_and(|t| now.instant - t >= limit)
                             || !self.other_first_sync_running(&l.peer.node))
                 })
@@ -423,8 +441,13 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         for peer in ready {
             let Some(mut st) = self.take_sync(&peer.node) else { continue };
             let held = std::mem::take(&mut st.held);
+            let open = std::mem::take(&mut st.open_deferred);
             st.released = true;
             self.put_sync(&peer.node, st);
+            if open {
+                let phase = self.first_phase();
+                self.open_phase(now, peer, phase, out);
+            }
             for (phase, payload) in held {
                 self.on_sync_reconcile(now, peer, phase, &payload, out);
             }
