@@ -62,10 +62,17 @@ pub(crate) struct SyncState {
     released: bool,
     /// Initiator of a first synchronisation: opening it waits (§8.3).
     open_deferred: bool,
+    /// Records the finished reconciliation said the peer will send.
+    incoming_expected: usize,
 }
 
 /// Most opening messages a responder holds per neighbour.
 const MAX_HELD: usize = 16;
+
+/// A first synchronisation that will bring at least this many records makes the node's
+/// other first synchronisations wait (§8.3): a node catching up, not a node repairing a
+/// few records after a failure.
+const CATCH_UP_RECORDS: usize = 256;
 
 impl SyncState {
     fn new(initiator: bool, now: Instant) -> Self {
@@ -86,6 +93,7 @@ impl SyncState {
             held_since: None,
             released: false,
             open_deferred: false,
+            incoming_expected: 0,
         }
     }
 
@@ -262,6 +270,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             if !st.session_done && session.is_finished() {
                 st.session_done = true;
                 let outcome = session.take_outcome().unwrap_or_default();
+                st.incoming_expected = outcome.remote_only.len();
                 match self.ids_of(now, &outcome.local_only) {
                     Ok(ids) => st.outgoing = ids,
                     Err(e) => {
@@ -407,14 +416,15 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         self.config.sync_timeout / 3
     }
 
-    /// Whether a first synchronisation with another neighbour has its session running.
+    /// Whether this node is catching up: a first synchronisation with another neighbour
+    /// found at least [`CATCH_UP_RECORDS`] records to receive and has not finished.
     fn other_first_sync_running(&self, except: &NodeId) -> bool {
         self.neighbours.iter().any(|(node, l)| {
             node != except
                 && l.sync.as_ref().is_some_and(|s| {
                     s.settled_before.is_none()
-                        && !s.open_deferred
-                        && s.session.is_some()
+                        && s.session_done
+                        && s.incoming_expected >= CATCH_UP_RECORDS
                         && !s.phase_complete()
                 })
         })
