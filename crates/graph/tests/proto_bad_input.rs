@@ -144,7 +144,7 @@ fn records_failing_the_provider_are_refused_with_its_reason() {
     assert!(
         matches!(
             &errs[..],
-            [ProtoError::ProviderRejected { reason, .. }] if reason == "bad test signature"
+            [ProtoError::ProviderRejected { reason, .. }] if reason.to_string() == "bad test signature"
         ),
         "{errs:?}"
     );

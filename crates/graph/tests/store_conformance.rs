@@ -404,6 +404,31 @@ mod cases {
         assert_eq!(q(r#"@id = "00000000-0000-0000-0000-000000000004""#), [4]);
     }
 
+    /// `remove` takes records out with every index, leaves no tombstone, skips unknown ids.
+    pub(crate) fn remove_leaves_no_trace<S: RecordStore>(
+        open: impl Fn(RecordLimits) -> (S, Guard),
+    ) {
+        let (mut s, _g) = open(RecordLimits::default());
+        for i in 1..=3 {
+            s.add(&rec(i, 7, "0.alice", i as u64), NOW).unwrap();
+        }
+        let removed = s.remove(&[rid(2), rid(9)]).unwrap();
+        assert_eq!(ids(&removed), [2]);
+        assert!(s.get(&rid(2), NOW).unwrap().is_none());
+        assert_eq!(s.len().unwrap(), 2);
+        assert_eq!(ids(&s.enumerate(&RecordFilter::Type(rtype(7)), NOW).unwrap()), [1, 3]);
+        assert_eq!(
+            ids(&s.enumerate(&RecordFilter::Creator(name("0.alice")), NOW).unwrap()),
+            [1, 3]
+        );
+        let synced = s.sync_entries(&SyncRange::ALL, usize::MAX, NOW).unwrap();
+        assert_eq!(synced.len(), 2);
+        // A removed record can be stored again (it is not remembered as deleted).
+        s.apply(&rec(2, 7, "0.alice", 2), NOW).unwrap();
+        assert_eq!(s.len().unwrap(), 3);
+        assert!(s.remove(&[]).unwrap().is_empty());
+    }
+
     /// Two stores that receive the same records in opposite orders end up identical.
     pub(crate) fn replicas_converge<S: RecordStore>(open: impl Fn(RecordLimits) -> (S, Guard)) {
         let (mut a, _ga) = open(RecordLimits::default());
@@ -451,6 +476,7 @@ macro_rules! suite {
                 expiry_hides_then_purges,
                 batch_sees_its_own_writes,
                 search_through_the_store,
+                remove_leaves_no_trace,
                 replicas_converge
             );
         }

@@ -38,6 +38,8 @@ pub enum DocumentKind {
     IdentityInfo,
     /// Password-protected full identity (spec §7).
     IdentityExport,
+    /// A group invitation (`proto-specs/group.md` §7), armoured by the grouping layer.
+    GroupInvitation,
 }
 
 impl DocumentKind {
@@ -46,6 +48,7 @@ impl DocumentKind {
         match self {
             DocumentKind::IdentityInfo => "PEERGROUP IDENTITY INFO",
             DocumentKind::IdentityExport => "PEERGROUP IDENTITY",
+            DocumentKind::GroupInvitation => "PEERGROUP GROUP INVITATION",
         }
     }
 
@@ -71,11 +74,14 @@ impl DocumentKind {
         let text = text.get(..MAX_DOCUMENT_BYTES).unwrap_or(text);
         let info = DocumentKind::IdentityInfo.begin_line();
         let export = DocumentKind::IdentityExport.begin_line();
+        let invitation = DocumentKind::GroupInvitation.begin_line();
         text.lines().map(str::trim).find_map(|line| {
             if line == info {
                 Some(DocumentKind::IdentityInfo)
             } else if line == export {
                 Some(DocumentKind::IdentityExport)
+            } else if line == invitation {
+                Some(DocumentKind::GroupInvitation)
             } else {
                 None
             }
@@ -88,6 +94,7 @@ impl fmt::Display for DocumentKind {
         f.write_str(match self {
             DocumentKind::IdentityInfo => "identity info",
             DocumentKind::IdentityExport => "identity export",
+            DocumentKind::GroupInvitation => "group invitation",
         })
     }
 }

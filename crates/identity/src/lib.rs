@@ -33,6 +33,22 @@ use std::path::PathBuf;
 use peergroup_base::PeerName;
 
 pub use armour::{DocumentKind, MAX_DOCUMENT_BYTES};
+
+/// Armours a document of `kind` (for layers above: the group invitation): the `BEGIN`
+/// line, `Name: value` headers, an empty line, base64 at 64 columns, the `END` line.
+pub fn armour_document(kind: DocumentKind, headers: &[(&str, &str)], binary: &[u8]) -> String {
+    armour::armour(kind, headers, binary)
+}
+
+/// Reads an armoured document of `kind`: its headers and binary body. Size-limited to
+/// [`MAX_DOCUMENT_BYTES`]; never panics.
+pub fn dearmour_document(
+    kind: DocumentKind,
+    text: &str,
+) -> Result<(Vec<(String, String)>, Vec<u8>), IdentityError> {
+    let a = armour::dearmour(kind, text)?;
+    Ok((a.headers, a.binary))
+}
 pub use cert::{CertError, CertUsage, CertifiedPeer, verify_certificate};
 pub use datadir::default_data_dir;
 pub use export::{EncryptedIdentity, ExportOptions, export_identity, import_identity};

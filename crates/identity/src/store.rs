@@ -366,6 +366,16 @@ fn load(path: &Path) -> Result<Identity, IdentityError> {
     Ok(identity)
 }
 
+/// Writes a private file (a key) the way identity files are written: owner-only, via a
+/// temporary file in the same directory, fsynced, renamed into place, directory fsynced.
+/// The grouping layer stores group keys with it.
+pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), IdentityError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        private_dir_builder(true).create(dir).map_err(|e| io_error("create directory", dir, e))?;
+    }
+    write_atomic(path, bytes)
+}
+
 /// Writes `bytes` to `path` via a temporary file in the same directory: create (0600),
 /// write, fsync, rename, fsync the directory. On failure the temporary file is removed.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IdentityError> {

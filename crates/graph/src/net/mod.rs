@@ -659,7 +659,7 @@ where
         let mut report = ImportReport::default();
         let mut accepted = Vec::with_capacity(records.len());
         for r in records {
-            match node.provider_mut().validate(&graph, &r, now) {
+            match node.validate_with_provider(&r, now) {
                 Validation::Accept => accepted.push(r),
                 Validation::Reject(_) => report.rejected += 1,
                 Validation::Defer => report.deferred += 1,

@@ -106,6 +106,7 @@ pub struct Status {
 
 /// How a record changed (`PEER_RECORD_CHANGE_TYPE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RecordChange {
     /// A record new to this node.
     Added,
@@ -115,6 +116,9 @@ pub enum RecordChange {
     Deleted,
     /// The record expired and was purged.
     Expired,
+    /// The security provider no longer accepts the record (a revocation invalidated its
+    /// signer); it was removed without a tombstone.
+    Invalidated,
 }
 
 /// Where a stored record came from.
@@ -138,6 +142,8 @@ pub enum RecordSource {
     Deferred,
     /// The purge of expired records.
     Expiry,
+    /// The security provider's purge of records it no longer accepts.
+    Provider,
 }
 
 /// A connection's change (`PEER_CONNECTION_STATUS`).
@@ -322,6 +328,8 @@ pub struct Counters {
     pub records_rejected: u64,
     /// Records deferred by the provider.
     pub records_deferred: u64,
+    /// Stored records removed because the provider no longer accepts them.
+    pub records_invalidated: u64,
     /// Messages refused (limits, wrong graph, not connected, …).
     pub messages_rejected: u64,
     /// Unsolicited answers ignored (shuffle replies, probe replies, welcomes).

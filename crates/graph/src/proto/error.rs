@@ -7,6 +7,7 @@ use peergroup_base::NodeId;
 use crate::error::GraphError;
 use crate::id::{GraphId, RecordId};
 use crate::proto::message::RefuseReason;
+use crate::proto::security::ProviderRejection;
 
 /// Why the core refused a message, a record, a connection or a command.
 ///
@@ -27,7 +28,7 @@ pub enum ProtoError {
         /// The record.
         id: RecordId,
         /// The provider's reason.
-        reason: String,
+        reason: ProviderRejection,
     },
     /// The security provider could not sign a local record.
     #[error("the security provider cannot sign record {id}: {reason}")]
@@ -117,7 +118,7 @@ pub enum ProtoError {
         /// The peer.
         peer: NodeId,
         /// The provider's reason.
-        reason: String,
+        reason: ProviderRejection,
     },
     /// No connection with that peer (`PEER_E_CONNECTION_NOT_FOUND`).
     #[error("no connection with {0:?}")]

@@ -31,7 +31,7 @@ use crate::proto::message::{
 };
 use crate::proto::node::{GraphNode, MAX_ANNOUNCERS, Out};
 use crate::proto::presence::PRESENCE_TYPE;
-use crate::proto::security::{SecurityProvider, Validation};
+use crate::proto::security::{ProviderContext, SecurityProvider, StoreView, Validation};
 use crate::record::Record;
 use crate::store::{ApplyOutcome, RecordStore};
 
@@ -106,7 +106,9 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             self.reject(from, e.into(), out);
             return Verdict::Rejected;
         }
-        match self.provider.validate(&self.graph, &record, now.unix) {
+        let view = StoreView { store: &self.store, now: now.unix };
+        let cx = ProviderContext { graph: &self.graph, now: now.unix, records: &view };
+        match self.provider.validate(&cx, &record) {
             Validation::Accept => {}
             Validation::Reject(reason) => {
                 self.counters.records_rejected += 1;
@@ -202,6 +204,15 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         }
         self.missing.remove(&(record.id(), DigestTag::of(&record.digest())));
         self.note_expiry(now, record.expires(), out);
+        let view = StoreView { store: &self.store, now: now.unix };
+        let cx = ProviderContext { graph: &self.graph, now: now.unix, records: &view };
+        let actions = self.provider.stored(&cx, record);
+        if actions.retry_deferred && !self.deferred.is_empty() {
+            self.retry_requested = true;
+        }
+        if !actions.purge.is_empty() {
+            self.purge_invalidated(now, &actions.purge, out);
+        }
     }
 
     /// Pushes a record to the eager neighbours and queues announcements for the lazy

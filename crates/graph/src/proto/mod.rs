@@ -89,4 +89,7 @@ pub use message::{
 pub(crate) use node::command_name;
 pub use node::{GraphNode, NodeParams};
 pub use presence::{PRESENCE_TYPE, PresencePayload};
-pub use security::{Admission, PeerInfo, SecurityProvider, SigningError, TestProvider, Validation};
+pub use security::{
+    Admission, NoRecords, PeerInfo, ProviderActions, ProviderContext, ProviderRejection,
+    RecordLookup, SecurityProvider, SigningError, TestProvider, Validation,
+};

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
-use peergroup_base::{Input, Instant, NodeId, Now, Outbox, PeerAddr, PeerName, Protocol};
+use peergroup_base::{Input, Instant, NodeId, Now, Outbox, PeerAddr, PeerName, Protocol, UnixTime};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -19,7 +19,7 @@ use crate::proto::message::{
 };
 use crate::proto::presence::OwnPresence;
 use crate::proto::records::Deferred;
-use crate::proto::security::SecurityProvider;
+use crate::proto::security::{ProviderContext, SecurityProvider, StoreView, Validation};
 use crate::proto::signature::SignatureState;
 use crate::proto::sync::SyncState;
 use crate::proto::topology::PendingConnect;
@@ -130,6 +130,9 @@ pub struct GraphNode<S, P> {
     pub(crate) missing: HashMap<(RecordId, DigestTag), Missing>,
     pub(crate) announce_armed: bool,
     pub(crate) deferred: BTreeMap<RecordId, Deferred>,
+    /// The provider asked for the deferred records to be validated again (done at the
+    /// end of the current input, never recursively).
+    pub(crate) retry_requested: bool,
     pub(crate) rejected: VecDeque<(RecordId, DigestTag)>,
     pub(crate) rejected_set: HashSet<(RecordId, DigestTag)>,
     /// Custody copies received and not yet forwarded (their tree copy has not come).
@@ -175,6 +178,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             missing: HashMap::new(),
             announce_armed: false,
             deferred: BTreeMap::new(),
+            retry_requested: false,
             rejected: VecDeque::new(),
             rejected_set: HashSet::new(),
             custody: VecDeque::new(),
@@ -222,6 +226,20 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     /// The security provider.
     pub fn provider(&self) -> &P {
         &self.provider
+    }
+
+    /// Asks the provider about a record outside the message flow (imports), with the
+    /// store as its view.
+    pub fn validate_with_provider(&mut self, record: &Record, now: UnixTime) -> Validation {
+        let view = StoreView { store: &self.store, now };
+        let cx = ProviderContext { graph: &self.graph, now, records: &view };
+        self.provider.validate(&cx, record)
+    }
+
+    /// The store and the provider at once (a layer above reads the one while it asks
+    /// the other).
+    pub fn store_and_provider_mut(&mut self) -> (&S, &mut P) {
+        (&self.store, &mut self.provider)
     }
 
     /// The security provider, to change its rules (tests) — then `RetryDeferred`.
@@ -643,6 +661,13 @@ impl<S: RecordStore, P: SecurityProvider> Protocol for GraphNode<S, P> {
             Input::Command(c) => self.on_command(now, c, out),
             Input::Timer(t) => self.on_timer(now, t, out),
             Input::PeerDown(p) => self.on_peer_down(now, p, out),
+        }
+        // A record the provider was waiting for arrived: retry what it deferred. Bounded:
+        // each round either stores deferred records or leaves the list as it was.
+        let mut rounds = 0;
+        while std::mem::take(&mut self.retry_requested) && rounds < 8 {
+            rounds += 1;
+            self.retry_deferred(now, out);
         }
         self.update_status(out);
     }

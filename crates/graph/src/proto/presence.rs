@@ -168,7 +168,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                     if previous.is_some() { NodeChange::Updated } else { NodeChange::Connected };
                 out.emit(Event::NodeChanged { change, node, peer });
             }
-            RecordChange::Deleted | RecordChange::Expired => {
+            RecordChange::Deleted | RecordChange::Expired | RecordChange::Invalidated => {
                 let gone: Vec<NodeId> =
                     self.known.values().filter(|n| n.record == r.id()).map(|n| n.node).collect();
                 for node in gone {

@@ -9,7 +9,7 @@ use crate::proto::error::ProtoError;
 use crate::proto::flood::Verdict;
 use crate::proto::node::{GraphNode, Out};
 use crate::proto::presence::PRESENCE_TYPE;
-use crate::proto::security::{SecurityProvider, Validation};
+use crate::proto::security::{ProviderContext, SecurityProvider, StoreView, Validation};
 use crate::record::{Record, RecordBuilder};
 use crate::store::{ApplyOutcome, RecordStore};
 
@@ -27,9 +27,11 @@ const MIN_PURGE_GAP: std::time::Duration = std::time::Duration::from_secs(1);
 impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     /// Adds the provider's security data to a record this node wrote.
     pub(crate) fn sign(&mut self, now: Now, record: Record) -> Result<Record, ProtoError> {
+        let view = StoreView { store: &self.store, now: now.unix };
+        let cx = ProviderContext { graph: &self.graph, now: now.unix, records: &view };
         let security = self
             .provider
-            .secure(&self.graph, &record, now.unix)
+            .secure(&cx, &record)
             .map_err(|e| ProtoError::SigningFailed { id: record.id(), reason: e.reason })?;
         if security.is_empty() {
             return Ok(record);
@@ -147,7 +149,9 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             if d.record.is_expired(now.unix) {
                 continue;
             }
-            match self.provider.validate(&self.graph, &d.record, now.unix) {
+            let view = StoreView { store: &self.store, now: now.unix };
+            let cx = ProviderContext { graph: &self.graph, now: now.unix, records: &view };
+            match self.provider.validate(&cx, &d.record) {
                 Validation::Accept => {
                     if let Verdict::Stored(r) =
                         self.store_remote(now, d.record, d.from, RecordSource::Deferred, out)
@@ -199,6 +203,37 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         self.set_timer(Self::instant_of(now, t), TimerKind::Expiry { generation }, out);
     }
 
+    /// Removes records the provider no longer accepts (a revocation invalidated their
+    /// signer): no tombstone, nothing flooded; every replica that learns the revocation
+    /// removes the same records (`graph.md` §7.5).
+    pub(crate) fn purge_invalidated(&mut self, now: Now, ids: &[RecordId], out: &mut Out) {
+        let removed = match self.store.remove(ids) {
+            Ok(r) => r,
+            Err(e) => {
+                self.command_failed("PurgeInvalidated", e.into(), out);
+                return;
+            }
+        };
+        for r in &removed {
+            // Not remembered as rejected: if the revocation that invalidated it is itself
+            // invalidated later, a neighbour's copy must be accepted again.
+            self.counters.records_invalidated += 1;
+            let view = StoreView { store: &self.store, now: now.unix };
+            let cx = ProviderContext { graph: &self.graph, now: now.unix, records: &view };
+            self.provider.removed(&cx, r);
+            out.emit(Event::RecordChanged {
+                change: RecordChange::Invalidated,
+                id: r.id(),
+                record_type: r.record_type(),
+                version: r.version(),
+                source: RecordSource::Provider,
+            });
+            if r.record_type() == PRESENCE_TYPE {
+                self.presence_changed(r, RecordChange::Invalidated, out);
+            }
+        }
+    }
+
     pub(crate) fn purge_expired(&mut self, now: Now, out: &mut Out) {
         let purged = match self.store.purge_expired(now.unix) {
             Ok(p) => p,
@@ -208,6 +243,9 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             }
         };
         for r in &purged {
+            let view = StoreView { store: &self.store, now: now.unix };
+            let cx = ProviderContext { graph: &self.graph, now: now.unix, records: &view };
+            self.provider.removed(&cx, r);
             out.emit(Event::RecordChanged {
                 change: RecordChange::Expired,
                 id: r.id(),

@@ -15,12 +15,79 @@
 //! given rules, and can sign records with a keyed hash that it checks on arrival.
 
 use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
 
 use peergroup_base::{NodeId, PeerAddr, PeerName, UnixTime};
 
-use crate::id::{GraphId, RecordType};
+use crate::id::{GraphId, RecordId, RecordType};
 use crate::proto::message::LinkKind;
 use crate::record::Record;
+use crate::store::{RecordFilter, RecordStore};
+
+/// Why a provider refused a record or a peer: a typed error, cheap to clone.
+///
+/// The grouping layer puts its own error enum inside (`NotAMember`, `Revoked`, …);
+/// [`ProviderRejection::downcast_ref`] gets it back, so the reason survives to
+/// [`ProtoError`](crate::proto::ProtoError) and the application's events.
+#[derive(Clone)]
+pub struct ProviderRejection(Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl ProviderRejection {
+    /// Wraps a typed reason.
+    pub fn new<E: std::error::Error + Send + Sync + 'static>(reason: E) -> Self {
+        ProviderRejection(Arc::new(reason))
+    }
+
+    /// A reason that is only a message (tests, simple providers).
+    pub fn message(reason: impl Into<String>) -> Self {
+        ProviderRejection(Arc::new(Message(reason.into())))
+    }
+
+    /// The typed reason, if it is a `T`.
+    pub fn downcast_ref<T: std::error::Error + 'static>(&self) -> Option<&T> {
+        self.0.downcast_ref::<T>()
+    }
+
+    /// The reason as an error.
+    pub fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl fmt::Debug for ProviderRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for ProviderRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+/// Two rejections are equal when they read the same (the typed reasons are not
+/// comparable in general).
+impl PartialEq for ProviderRejection {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for ProviderRejection {}
+
+/// A reason that is only a message.
+#[derive(Debug)]
+struct Message(String);
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Message {}
 
 /// A provider's verdict on a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +95,7 @@ pub enum Validation {
     /// Valid: store and flood it.
     Accept,
     /// Invalid: drop it; the reason is reported in an event.
-    Reject(String),
+    Reject(ProviderRejection),
     /// Not decidable yet: keep it aside and ask again on `RetryDeferred`.
     Defer,
 }
@@ -39,7 +106,7 @@ pub enum Admission {
     /// The peer may connect.
     Allow,
     /// The peer is refused; the reason is reported in an event.
-    Deny(String),
+    Deny(ProviderRejection),
 }
 
 /// What a provider knows about a peer asking to connect (or answering our `Connect`).
@@ -62,35 +129,123 @@ pub struct SigningError {
     pub reason: String,
 }
 
+/// A read-only view of the graph's records, lent to the provider on every call.
+///
+/// Reads see what the store holds at the call's `now`: expired records are invisible,
+/// tombstones are returned by [`get`](RecordLookup::get) and skipped by
+/// [`enumerate`](RecordLookup::enumerate). A store that fails to read reports the record
+/// as absent (the provider then defers or refuses; the failure itself surfaces on the
+/// node's next write).
+pub trait RecordLookup {
+    /// The stored record with this id (a tombstone included), unless expired.
+    fn get(&self, id: &RecordId) -> Option<Record>;
+    /// Live records matching `filter`, in id order.
+    fn enumerate(&self, filter: &RecordFilter) -> Vec<Record>;
+}
+
+/// A [`RecordStore`] seen at one instant.
+pub(crate) struct StoreView<'a, S> {
+    pub(crate) store: &'a S,
+    pub(crate) now: UnixTime,
+}
+
+impl<S: RecordStore> RecordLookup for StoreView<'_, S> {
+    fn get(&self, id: &RecordId) -> Option<Record> {
+        self.store.get(id, self.now).ok().flatten()
+    }
+
+    fn enumerate(&self, filter: &RecordFilter) -> Vec<Record> {
+        self.store.enumerate(filter, self.now).unwrap_or_default()
+    }
+}
+
+/// No records at all (for calls made before a store exists, and for tests).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoRecords;
+
+impl RecordLookup for NoRecords {
+    fn get(&self, _id: &RecordId) -> Option<Record> {
+        None
+    }
+
+    fn enumerate(&self, _filter: &RecordFilter) -> Vec<Record> {
+        Vec::new()
+    }
+}
+
+/// What every provider call is told: the graph, the wall-clock time and a read-only view
+/// of the records.
+#[derive(Clone, Copy)]
+pub struct ProviderContext<'a> {
+    /// The graph.
+    pub graph: &'a GraphId,
+    /// The wall-clock time.
+    pub now: UnixTime,
+    /// The records this node holds.
+    pub records: &'a dyn RecordLookup,
+}
+
+impl fmt::Debug for ProviderContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderContext")
+            .field("graph", self.graph)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the node should do after a provider saw a record stored
+/// ([`SecurityProvider::stored`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderActions {
+    /// Validate the deferred records again (the record may be what they waited for).
+    pub retry_deferred: bool,
+    /// Remove these records from the store outright (no tombstone): the provider no
+    /// longer accepts them (a revocation invalidated their signer). The node emits
+    /// [`RecordChange::Invalidated`](crate::proto::RecordChange::Invalidated) for each.
+    pub purge: Vec<RecordId>,
+}
+
 /// Record security and connection admission, supplied by the layer above the graph.
 pub trait SecurityProvider {
-    /// Validates a record that arrived from a peer (flooded or synchronised). `now` is
-    /// the wall-clock time.
-    fn validate(&mut self, graph: &GraphId, record: &Record, now: UnixTime) -> Validation;
+    /// Validates a record that arrived from a peer (flooded or synchronised).
+    fn validate(&mut self, cx: &ProviderContext<'_>, record: &Record) -> Validation;
 
     /// The security data of a record this node wrote (its signature). `record` carries no
     /// security data; sign [`Record::signing_bytes`].
     fn secure(
         &mut self,
-        graph: &GraphId,
+        cx: &ProviderContext<'_>,
         record: &Record,
-        now: UnixTime,
     ) -> Result<Vec<u8>, SigningError>;
 
     /// Whether `peer` may connect (asked on both ends of every connection).
-    fn admit(&mut self, graph: &GraphId, peer: &PeerInfo<'_>, now: UnixTime) -> Admission;
+    fn admit(&mut self, cx: &ProviderContext<'_>, peer: &PeerInfo<'_>) -> Admission;
 
     /// The security record types (membership, revocations, group properties): they are
     /// synchronised before every other record. Default: none.
     fn security_record_types(&self) -> &[RecordType] {
         &[]
     }
+
+    /// A record was stored (written here, or validated and received). `cx.records`
+    /// already holds it. Default: nothing to do.
+    fn stored(&mut self, cx: &ProviderContext<'_>, record: &Record) -> ProviderActions {
+        let _ = (cx, record);
+        ProviderActions::default()
+    }
+
+    /// A record left the store (expired, or purged on the provider's request).
+    /// Default: nothing.
+    fn removed(&mut self, cx: &ProviderContext<'_>, record: &Record) {
+        let _ = (cx, record);
+    }
 }
 
 /// What a [`TestProvider`] does with records of one type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum TypeRule {
-    Reject(String),
+    Reject(ProviderRejection),
     Defer,
 }
 
@@ -134,7 +289,7 @@ impl TestProvider {
 
     /// Rejects every record of `t` with `reason`.
     pub fn reject_type(mut self, t: RecordType, reason: &str) -> Self {
-        self.type_rules.push((t, TypeRule::Reject(reason.to_owned())));
+        self.type_rules.push((t, TypeRule::Reject(ProviderRejection::message(reason))));
         self
     }
 
@@ -177,7 +332,8 @@ impl TestProvider {
 }
 
 impl SecurityProvider for TestProvider {
-    fn validate(&mut self, graph: &GraphId, record: &Record, _now: UnixTime) -> Validation {
+    fn validate(&mut self, cx: &ProviderContext<'_>, record: &Record) -> Validation {
+        let graph = cx.graph;
         self.validations += 1;
         if let Some((_, rule)) = self.type_rules.iter().find(|(t, _)| *t == record.record_type()) {
             return match rule {
@@ -188,26 +344,25 @@ impl SecurityProvider for TestProvider {
         if let Some(key) = &self.key
             && record.security_data() != Self::tag(key, graph, record).as_slice()
         {
-            return Validation::Reject("bad test signature".into());
+            return Validation::Reject(ProviderRejection::message("bad test signature"));
         }
         Validation::Accept
     }
 
     fn secure(
         &mut self,
-        graph: &GraphId,
+        cx: &ProviderContext<'_>,
         record: &Record,
-        _now: UnixTime,
     ) -> Result<Vec<u8>, SigningError> {
         Ok(match &self.key {
-            Some(key) => Self::tag(key, graph, record),
+            Some(key) => Self::tag(key, cx.graph, record),
             None => Vec::new(),
         })
     }
 
-    fn admit(&mut self, _graph: &GraphId, peer: &PeerInfo<'_>, _now: UnixTime) -> Admission {
+    fn admit(&mut self, _cx: &ProviderContext<'_>, peer: &PeerInfo<'_>) -> Admission {
         if self.denied.contains(&peer.addr.node) {
-            Admission::Deny("node denied by the test provider".into())
+            Admission::Deny(ProviderRejection::message("node denied by the test provider"))
         } else {
             Admission::Allow
         }

@@ -22,7 +22,7 @@ use crate::proto::message::{
     Priority, Refuse, RefuseReason, Shuffle, Welcome,
 };
 use crate::proto::node::{GraphNode, Link, Out};
-use crate::proto::security::{Admission, PeerInfo, SecurityProvider};
+use crate::proto::security::{Admission, PeerInfo, ProviderContext, SecurityProvider, StoreView};
 use crate::store::RecordStore;
 
 /// An outgoing `Connect` waiting for its answer.
@@ -219,7 +219,9 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             self.pending.remove(&(from.node, c.kind));
         }
         let info = PeerInfo { addr: &from, peer: &c.peer, kind: c.kind };
-        if let Admission::Deny(reason) = self.provider.admit(&self.graph, &info, now.unix) {
+        let view = StoreView { store: &self.store, now: now.unix };
+        let cx = ProviderContext { graph: &self.graph, now: now.unix, records: &view };
+        if let Admission::Deny(reason) = self.provider.admit(&cx, &info) {
             self.reject(from, ProtoError::NotAuthorized { peer: from.node, reason }, out);
             self.refuse(from, c.kind, RefuseReason::NotAuthorized, out);
             return;
@@ -291,7 +293,9 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             Some(ProtoError::WrongGraph { expected: self.graph.clone(), got: w.graph.clone() })
         } else {
             let info = PeerInfo { addr: &from, peer: &w.peer, kind: w.kind };
-            match self.provider.admit(&self.graph, &info, now.unix) {
+            let view = StoreView { store: &self.store, now: now.unix };
+            let cx = ProviderContext { graph: &self.graph, now: now.unix, records: &view };
+            match self.provider.admit(&cx, &info) {
                 Admission::Allow => None,
                 Admission::Deny(reason) => {
                     Some(ProtoError::NotAuthorized { peer: from.node, reason })

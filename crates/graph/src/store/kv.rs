@@ -501,6 +501,26 @@ impl<B: KvBackend> RecordStore for KvStore<B> {
         })
     }
 
+    fn remove(&mut self, ids: &[RecordId]) -> Result<Vec<Record>, GraphError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let limits = self.limits;
+        let path = self.backend.path().to_path_buf();
+        self.backend.write(|w| {
+            let mut removed = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(bytes) = w.get(Table::Records, id.as_bytes())? {
+                    let rec = decode_stored(&path, &limits, id.as_bytes(), &bytes)?;
+                    w.remove(Table::Records, id.as_bytes())?;
+                    Self::remove_indexes(w, &rec)?;
+                    removed.push(rec);
+                }
+            }
+            Ok(removed)
+        })
+    }
+
     fn next_expiry(&self) -> Result<Option<UnixTime>, GraphError> {
         self.backend.read(|r| {
             let mut first = None;
@@ -580,6 +600,12 @@ macro_rules! delegate_record_store {
                 now: peergroup_base::UnixTime,
             ) -> Result<Vec<$crate::record::Record>, $crate::GraphError> {
                 self.inner.purge_expired(now)
+            }
+            fn remove(
+                &mut self,
+                ids: &[$crate::id::RecordId],
+            ) -> Result<Vec<$crate::record::Record>, $crate::GraphError> {
+                self.inner.remove(ids)
             }
             fn next_expiry(&self) -> Result<Option<peergroup_base::UnixTime>, $crate::GraphError> {
                 self.inner.next_expiry()

@@ -157,6 +157,17 @@ impl RecordStore for MemStore {
         Ok(purged)
     }
 
+    fn remove(&mut self, ids: &[RecordId]) -> Result<Vec<Record>, GraphError> {
+        let mut removed = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(r) = self.records.remove(id) {
+                self.unindex(&r);
+                removed.push(r);
+            }
+        }
+        Ok(removed)
+    }
+
     fn next_expiry(&self) -> Result<Option<UnixTime>, GraphError> {
         Ok(self.by_expiry.first().map(|(t, _)| *t))
     }

@@ -208,6 +208,12 @@ pub trait RecordStore {
     /// "record expired" events).
     fn purge_expired(&mut self, now: UnixTime) -> Result<Vec<Record>, GraphError>;
 
+    /// Removes these records outright — no tombstone, nothing to synchronise — and returns
+    /// the ones that were stored. For records the security provider no longer accepts
+    /// (`graph.md` §7.5: a revocation invalidated their signer); ids not stored are
+    /// skipped. Atomic like [`apply_batch`](RecordStore::apply_batch).
+    fn remove(&mut self, ids: &[RecordId]) -> Result<Vec<Record>, GraphError>;
+
     /// The earliest expiration of any stored record (the time to purge next).
     fn next_expiry(&self) -> Result<Option<UnixTime>, GraphError>;
 

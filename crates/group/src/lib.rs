@@ -1,0 +1,47 @@
+//! Peer grouping: the security layer of a group (`proto-specs/group.md`).
+//!
+//! A group is a graph (`peergroup-graph`) with a security system on top, as Windows'
+//! PeerGroup was:
+//!
+//! * [`group`]: creating a group — a new Ed25519 group key, the group root certificate
+//!   (GRC) signed by it, the creator's membership certificate (GMC, administrator), the
+//!   group-properties record signed by the group key; the group key file.
+//! * [`cert`], [`chain`]: certificates in one compact signed format and flat,
+//!   hash-linked chains `GRC → GMC … → leaf` (at most 24 issuers), verified rule by rule,
+//!   each certificate's signature once per node.
+//! * [`records`]: the reserved records (properties, membership, revocation) and the
+//!   security data of every record.
+//! * [`security`]: [`GroupSecurity`], the graph's security provider — signatures, roles,
+//!   validity, deferral, revocation and the racing-revocation rule.
+//! * [`invitation`]: invitations for an invitee's identity info, armoured as text.
+//! * [`admission`]: the membership proof two nodes exchange, bound to their TLS session,
+//!   before any record flows.
+//! * [`node`]: [`GroupNode`], the sans-IO core of a group member: the graph core plus
+//!   admission, member events and credential renewal.
+//!
+//! Everything here is sans-IO: no tokio, no sockets, no clocks; time is an argument. The
+//! simulator scenarios are behind the `sim` feature.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod admission;
+pub mod cert;
+pub mod chain;
+pub mod error;
+pub mod group;
+pub mod invitation;
+pub mod node;
+pub mod records;
+#[cfg(feature = "sim")]
+pub mod scenario;
+pub mod security;
+mod wire;
+
+pub use cert::{Cert, CertId, CertKind, Role};
+pub use chain::{CertCache, Chain, SignatureMemo, VerifiedChain, Verifier};
+pub use error::{ChainError, DecodeError, GroupError};
+pub use group::{CreateOptions, GroupKey, LocalMember, NewGroup, create_group};
+pub use invitation::Invitation;
+pub use node::GroupNode;
+pub use records::{GroupProperties, Revocation, RevocationReason, SecurityData};
+pub use security::{GroupSecurity, MemberChange, SecurityConfig};

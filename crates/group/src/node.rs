@@ -1,0 +1,548 @@
+//! [`GroupNode`]: the sans-IO core of one group member (`group.md` §8–§9).
+//!
+//! It wraps the graph core (`GraphNode<S, GroupSecurity>`) and adds what the group needs
+//! around it:
+//!
+//! * **Admission.** No graph message goes to, or is taken from, a peer before that peer's
+//!   [`Hello`] verified. The first graph message for a peer queues (bounded) and sends our
+//!   hello; the peer answers with its own; each side then releases its queue. A failed
+//!   check is answered with a [`Refusal`] code, reported as
+//!   [`Event::AuthenticationFailed`], and the peer is dropped.
+//! * **Revocation on live connections.** When a revocation arrives that covers an admitted
+//!   peer, the peer is refused and disconnected.
+//! * **Its own membership.** On start, and at half its lifetime, the node publishes its
+//!   membership record (the chain) so every replica can validate its records.
+//! * **Member events** ([`Event::MemberChanged`]) from the security provider.
+//!
+//! The channel binding (the TLS exporter value of each connection) comes from a
+//! [`ChannelBinding`]: the QUIC driver exports it from rustls; the simulator derives it from
+//! the two node ids.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use peergroup_base::{Input, Instant, NodeId, Now, Output, Outbox, PeerAddr, Protocol, UnixTime};
+use peergroup_graph::proto::{
+    Command as GraphCommand, Event as GraphEvent, GraphNode, Message as GraphMessage, NewRecord,
+    RecordLookup, RecordUpdate, Timer as GraphTimer,
+};
+use peergroup_graph::record::Record;
+use peergroup_graph::store::RecordStore;
+use peergroup_graph::{RecordFilter, RecordId};
+use serde::{Deserialize, Serialize};
+
+use crate::admission::{Hello, Refusal};
+use crate::cert::{CertId, Role};
+use crate::chain::{Chain, VerifiedChain};
+use crate::error::GroupError;
+use crate::group::LocalMember;
+use crate::records::{
+    MEMBERSHIP_TYPE, PROPERTIES_TYPE, REVOCATION_TYPE, Revocation, RevocationReason, SecurityData,
+    encode_membership, membership_id, revocation_id,
+};
+use crate::security::{GroupSecurity, MemberChange};
+use crate::wire::sha256;
+
+/// A message on a group connection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Message {
+    /// A membership proof ([`Hello`] encoding).
+    Hello(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// The sender refused our proof (a [`Refusal`] code).
+    Refused(u8),
+    /// A graph message (only between admitted peers).
+    Graph(GraphMessage),
+}
+
+/// What the application asks.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Command {
+    /// A graph command (connect, records, direct data, close).
+    Graph(GraphCommand),
+    /// Revoke a certificate (administrator, or the certificate's issuer).
+    Revoke {
+        /// The certificate.
+        target: CertId,
+        /// Its not-after.
+        target_not_after: UnixTime,
+        /// Why.
+        reason: RevocationReason,
+        /// Sign with the group key (the creator) instead of the local member's key.
+        as_group: bool,
+    },
+    /// Publish the local member's membership record again (after new credentials).
+    PublishMembership,
+}
+
+/// What the node reports.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Event {
+    /// A graph event.
+    Graph(GraphEvent),
+    /// The member list changed.
+    MemberChanged(MemberChange),
+    /// A peer proved its membership.
+    PeerAdmitted {
+        /// The peer.
+        peer: PeerAddr,
+        /// Its role.
+        role: Role,
+    },
+    /// A peer's proof failed here (`local: true`), or the peer refused ours.
+    AuthenticationFailed {
+        /// The peer.
+        peer: PeerAddr,
+        /// The reason.
+        reason: Refusal,
+        /// `true`: we refused the peer; `false`: the peer refused us.
+        local: bool,
+        /// The check that failed (empty when the peer refused us).
+        detail: String,
+    },
+    /// A command failed.
+    CommandFailed {
+        /// The error.
+        error: GroupError,
+    },
+}
+
+/// Timers.
+#[derive(Debug, Clone)]
+pub enum Timer {
+    /// A graph timer.
+    Graph(GraphTimer),
+    /// Time to renew the membership record.
+    Renew,
+}
+
+/// Where the TLS exporter value of a connection comes from.
+pub trait ChannelBinding: Send {
+    /// The 32-byte exporter value of the connection between `me` and `peer`.
+    fn exporter(&self, me: &PeerAddr, peer: &PeerAddr) -> [u8; 32];
+}
+
+/// The simulator's binding: SHA-256 of a label and the two node ids in order. (Real
+/// connections use the TLS exporter; a simulated link has no session secret.)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SimBinding;
+
+impl ChannelBinding for SimBinding {
+    fn exporter(&self, me: &PeerAddr, peer: &PeerAddr) -> [u8; 32] {
+        let (a, b) = if me.node <= peer.node { (me.node, peer.node) } else { (peer.node, me.node) };
+        sha256(&[b"peergroup sim exporter", a.as_bytes(), b.as_bytes()])
+    }
+}
+
+/// Admission counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "sim", derive(serde::Serialize))]
+pub struct AdmissionCounters {
+    /// Hellos sent.
+    pub hellos_sent: u64,
+    /// Peers admitted.
+    pub admitted: u64,
+    /// Peers refused here.
+    pub refused: u64,
+    /// Times a peer refused us.
+    pub refused_by_peer: u64,
+    /// Admitted peers dropped after a revocation.
+    pub dropped_revoked: u64,
+    /// Graph messages dropped because a queue was full.
+    pub queue_drops: u64,
+}
+
+#[derive(Debug, Default)]
+struct PeerState {
+    addr: Option<PeerAddr>,
+    admitted: bool,
+    hello_sent: bool,
+    refused: bool,
+    out: Vec<GraphMessage>,
+    inbound: Vec<GraphMessage>,
+}
+
+/// Messages held per peer while admission runs.
+const MAX_QUEUED: usize = 256;
+
+type GraphOut = Outbox<GraphMessage, GraphEvent, GraphTimer>;
+type Out = Outbox<Message, Event, Timer>;
+
+/// A read-only view of a store at one instant.
+struct View<'a, S> {
+    store: &'a S,
+    now: UnixTime,
+}
+
+impl<S: RecordStore> RecordLookup for View<'_, S> {
+    fn get(&self, id: &RecordId) -> Option<Record> {
+        self.store.get(id, self.now).ok().flatten()
+    }
+    fn enumerate(&self, filter: &RecordFilter) -> Vec<Record> {
+        self.store.enumerate(filter, self.now).unwrap_or_default()
+    }
+}
+
+/// One group member's core. See the [module docs](self).
+pub struct GroupNode<S: RecordStore> {
+    graph: GraphNode<S, GroupSecurity>,
+    binding: Box<dyn ChannelBinding>,
+    peers: HashMap<NodeId, PeerState>,
+    scratch: GraphOut,
+    revision: u64,
+    member_data_lifetime: Duration,
+    counters: AdmissionCounters,
+}
+
+impl<S: RecordStore> std::fmt::Debug for GroupNode<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupNode").field("graph", &self.graph).finish_non_exhaustive()
+    }
+}
+
+impl<S: RecordStore> GroupNode<S> {
+    /// A member's core over a graph core whose provider is the group's security.
+    pub fn new(graph: GraphNode<S, GroupSecurity>, binding: Box<dyn ChannelBinding>, member_data_lifetime: Duration) -> Self {
+        GroupNode {
+            graph,
+            binding,
+            peers: HashMap::new(),
+            scratch: Outbox::new(),
+            revision: 0,
+            member_data_lifetime,
+            counters: AdmissionCounters::default(),
+        }
+    }
+
+    /// The graph core.
+    pub fn graph(&self) -> &GraphNode<S, GroupSecurity> {
+        &self.graph
+    }
+    /// The graph core, mutably (tests).
+    pub fn graph_mut(&mut self) -> &mut GraphNode<S, GroupSecurity> {
+        &mut self.graph
+    }
+    /// The security provider.
+    pub fn security(&self) -> &GroupSecurity {
+        self.graph.provider()
+    }
+    /// Admission counters.
+    pub fn admission_counters(&self) -> AdmissionCounters {
+        self.counters
+    }
+    /// Peers admitted now.
+    pub fn admitted_peers(&self) -> Vec<NodeId> {
+        self.peers.iter().filter(|(_, p)| p.admitted).map(|(n, _)| *n).collect()
+    }
+
+    /// The verified chain of a member, by peer name, from this node's records.
+    pub fn member_chain(&mut self, peer: &peergroup_base::PeerName, now: UnixTime) -> Option<VerifiedChain> {
+        let graph = self.graph_id();
+        let (store, provider) = self.graph.store_and_provider_mut();
+        let view = View { store, now };
+        let cx = peergroup_graph::proto::ProviderContext { graph: &graph, now, records: &view };
+        provider.member_chain(&cx, peer)
+    }
+
+    fn graph_id(&self) -> peergroup_graph::GraphId {
+        self.graph.graph().clone()
+    }
+
+    fn local(&self) -> Option<&LocalMember> {
+        self.graph.provider().local()
+    }
+
+    /// Runs the graph core on one input and translates its outputs.
+    fn run_graph(&mut self, now: Now, input: Input<GraphMessage, GraphCommand, GraphTimer>, out: &mut Out) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        self.graph.handle(now, input, &mut scratch);
+        for o in scratch.drain() {
+            match o {
+                Output::Send { to, msg } => self.send_graph(now, to, msg, out),
+                Output::Emit(e) => out.emit(Event::Graph(e)),
+                Output::SetTimer { at, timer } => out.set_timer(at, Timer::Graph(timer)),
+                Output::Disconnect(p) => {
+                    self.forget(&p.node);
+                    out.disconnect(p);
+                }
+            }
+        }
+        self.scratch = scratch;
+        self.after_security_change(now, out);
+    }
+
+    fn send_graph(&mut self, now: Now, to: PeerAddr, msg: GraphMessage, out: &mut Out) {
+        let peer = self.peers.entry(to.node).or_default();
+        peer.addr = Some(to);
+        if peer.admitted {
+            out.send(to, Message::Graph(msg));
+            return;
+        }
+        if peer.out.len() >= MAX_QUEUED {
+            peer.out.remove(0);
+            self.counters.queue_drops += 1;
+        }
+        peer.out.push(msg);
+        self.send_hello(now, to, out);
+    }
+
+    fn send_hello(&mut self, _now: Now, to: PeerAddr, out: &mut Out) {
+        let me = self.graph.addr();
+        let exporter = self.binding.exporter(&me, &to);
+        let Some(local) = self.local() else {
+            return;
+        };
+        let hello = Hello::of(local, &exporter).encode();
+        let peer = self.peers.entry(to.node).or_default();
+        if peer.hello_sent {
+            return;
+        }
+        peer.hello_sent = true;
+        self.counters.hellos_sent += 1;
+        out.send(to, Message::Hello(hello));
+    }
+
+    fn on_hello(&mut self, now: Now, from: PeerAddr, bytes: &[u8], out: &mut Out) {
+        let me = self.graph.addr();
+        let exporter = self.binding.exporter(&me, &from);
+        let result = Hello::decode(bytes)
+            .map_err(GroupError::from)
+            .and_then(|h| h.verify(self.graph.provider_mut(), from.node, &exporter, now.unix));
+        match result {
+            Ok(chain) => {
+                self.send_hello(now, from, out);
+                let peer = self.peers.entry(from.node).or_default();
+                peer.addr = Some(from);
+                if peer.admitted {
+                    return;
+                }
+                peer.admitted = true;
+                self.counters.admitted += 1;
+                out.emit(Event::PeerAdmitted { peer: from, role: chain.role() });
+                let queued = std::mem::take(&mut peer.out);
+                let inbound = std::mem::take(&mut peer.inbound);
+                for m in queued {
+                    out.send(from, Message::Graph(m));
+                }
+                for m in inbound {
+                    self.run_graph(now, Input::Recv { from, msg: m }, out);
+                }
+            }
+            Err(e) => self.refuse(now, from, Refusal::of(&e), e.to_string(), out),
+        }
+    }
+
+    fn refuse(&mut self, now: Now, peer: PeerAddr, reason: Refusal, detail: String, out: &mut Out) {
+        self.counters.refused += 1;
+        let was_admitted = self.peers.get(&peer.node).is_some_and(|p| p.admitted);
+        out.send(peer, Message::Refused(reason.code()));
+        out.emit(Event::AuthenticationFailed { peer, reason, local: true, detail });
+        self.forget(&peer.node);
+        self.peers.entry(peer.node).or_default().refused = true;
+        if was_admitted {
+            self.counters.dropped_revoked += 1;
+        }
+        self.run_graph(now, Input::PeerDown(peer), out);
+        out.disconnect(peer);
+    }
+
+    fn forget(&mut self, node: &NodeId) {
+        self.peers.remove(node);
+        self.graph.provider_mut().forget_peer(node);
+    }
+
+    /// Emits member changes; drops admitted peers a new revocation covers.
+    fn after_security_change(&mut self, now: Now, out: &mut Out) {
+        for c in self.graph.provider_mut().take_changes() {
+            out.emit(Event::MemberChanged(c));
+        }
+        let revision = self.graph.provider().revision();
+        if revision == self.revision {
+            return;
+        }
+        self.revision = revision;
+        let admitted: Vec<(NodeId, PeerAddr)> =
+            self.peers.iter().filter(|(_, p)| p.admitted).filter_map(|(n, p)| p.addr.map(|a| (*n, a))).collect();
+        for (node, addr) in admitted {
+            if let Err(e) = self.graph.provider().recheck_peer(&node, now.unix) {
+                self.refuse(now, addr, Refusal::of(&e), e.to_string(), out);
+            }
+        }
+    }
+
+    /// Publishes (or renews) the local membership record.
+    fn publish_membership(&mut self, now: Now, out: &mut Out) {
+        let Some(local) = self.local().cloned() else {
+            return;
+        };
+        let id = membership_id(local.identity.peer_name().authority());
+        let leaf_after = local.chain.leaf().not_after();
+        let lifetime = self.member_data_lifetime.min(leaf_after.saturating_since(now.unix));
+        if lifetime.is_zero() {
+            return;
+        }
+        let payload = encode_membership(local.chain.chain());
+        let existing = self.graph.store().get(&id, now.unix).ok().flatten();
+        let command = match existing {
+            Some(r) if !r.is_deleted() => {
+                if r.payload() == payload.as_slice() && r.expires().saturating_since(now.unix) > lifetime / 2 {
+                    self.arm_renewal(now, r.expires(), out);
+                    return;
+                }
+                GraphCommand::UpdateRecord(RecordUpdate {
+                    id,
+                    payload: Some(payload),
+                    set_attributes: Vec::new(),
+                    remove_attributes: Vec::new(),
+                    lifetime: Some(lifetime),
+                })
+            }
+            _ => GraphCommand::AddRecord(NewRecord::new(id, MEMBERSHIP_TYPE, lifetime, payload)),
+        };
+        self.run_graph(now, Input::Command(command), out);
+        self.arm_renewal(now, now.unix.saturating_add(lifetime), out);
+    }
+
+    fn arm_renewal(&mut self, now: Now, expires: UnixTime, out: &mut Out) {
+        let half = expires.saturating_since(now.unix) / 2;
+        out.set_timer(now.instant + half.max(Duration::from_secs(1)), Timer::Renew);
+    }
+
+    /// The digests of every stored record written by a chain through `target`: the
+    /// records this revoker lets stand (`group.md` §6.4).
+    fn standing_records(&mut self, now: UnixTime, target: CertId) -> Vec<[u8; 32]> {
+        let graph = self.graph_id();
+        let (store, provider) = self.graph.store_and_provider_mut();
+        let view = View { store, now };
+        let cx = peergroup_graph::proto::ProviderContext { graph: &graph, now, records: &view };
+        let mut chains: HashMap<peergroup_base::Authority, bool> = HashMap::new();
+        let mut stand = Vec::new();
+        let all = store.enumerate(&RecordFilter::All, now).unwrap_or_default();
+        for r in all {
+            if r.record_type() == PROPERTIES_TYPE {
+                continue;
+            }
+            if !matches!(SecurityData::decode(r.security_data()), Ok(SecurityData::Member { .. })) {
+                continue;
+            }
+            let who = r.last_modifier().authority().clone();
+            let through = *chains.entry(who).or_insert_with(|| {
+                provider
+                    .member_chain(&cx, r.last_modifier())
+                    .is_some_and(|c| c.ids().any(|id| id == target))
+            });
+            if through {
+                stand.push(*r.digest().as_bytes());
+            }
+        }
+        stand
+    }
+
+    fn revoke(&mut self, now: Now, target: CertId, target_not_after: UnixTime, reason: RevocationReason, as_group: bool, out: &mut Out) {
+        let revoker = if as_group {
+            if self.graph.provider().group_signer().is_none() {
+                out.emit(Event::CommandFailed { error: GroupError::InvalidArgument("only the creator holds the group key".into()) });
+                return;
+            }
+            None
+        } else {
+            match self.local() {
+                Some(l) => Some(l.chain.clone()),
+                None => {
+                    out.emit(Event::CommandFailed { error: GroupError::InvalidArgument("not a member".into()) });
+                    return;
+                }
+            }
+        };
+        if let Some(r) = &revoker
+            && !matches!(r.role(), Role::Administrator | Role::InvitingMember)
+        {
+            out.emit(Event::CommandFailed { error: GroupError::RoleRequired { needed: Role::InvitingMember, held: r.role() } });
+            return;
+        }
+        let mut stand = self.standing_records(now.unix, target);
+        stand.truncate(crate::records::MAX_STAND);
+        let revoker_id = match &revoker {
+            Some(c) => *c.leaf().id().as_bytes(),
+            None => *self.graph.provider().group_key(),
+        };
+        let rev = Revocation {
+            target,
+            target_not_after,
+            reason,
+            revoker: revoker.as_ref().map(|c| c.chain().clone()),
+            stand,
+        };
+        let lifetime = target_not_after.saturating_since(now.unix).max(Duration::from_secs(1));
+        let lifetime = match &revoker {
+            Some(c) => lifetime.min(c.leaf().not_after().saturating_since(now.unix)),
+            None => lifetime,
+        };
+        let id = revocation_id(&target, &revoker_id);
+        let record = NewRecord::new(id, REVOCATION_TYPE, lifetime, rev.encode());
+        self.run_graph(now, Input::Command(GraphCommand::AddRecord(record)), out);
+    }
+
+    /// The chain of the local member.
+    pub fn local_chain(&self) -> Option<&Chain> {
+        self.local().map(|l| l.chain.chain())
+    }
+}
+
+impl<S: RecordStore> Protocol for GroupNode<S> {
+    type Message = Message;
+    type Command = Command;
+    type Event = Event;
+    type Timer = Timer;
+
+    fn handle(&mut self, now: Now, input: Input<Message, Command, Timer>, out: &mut Out) {
+        match input {
+            Input::Start => {
+                self.run_graph(now, Input::Start, out);
+                self.publish_membership(now, out);
+            }
+            Input::Recv { from, msg } => match msg {
+                Message::Hello(b) => self.on_hello(now, from, &b, out),
+                Message::Refused(code) => {
+                    self.counters.refused_by_peer += 1;
+                    out.emit(Event::AuthenticationFailed { peer: from, reason: Refusal::from_code(code), local: false, detail: String::new() });
+                    self.forget(&from.node);
+                    self.run_graph(now, Input::PeerDown(from), out);
+                }
+                Message::Graph(m) => {
+                    let peer = self.peers.entry(from.node).or_default();
+                    peer.addr = Some(from);
+                    if peer.admitted {
+                        self.run_graph(now, Input::Recv { from, msg: m }, out);
+                    } else if !peer.refused {
+                        if peer.inbound.len() >= MAX_QUEUED {
+                            peer.inbound.remove(0);
+                            self.counters.queue_drops += 1;
+                        }
+                        peer.inbound.push(m);
+                        self.send_hello(now, from, out);
+                    }
+                }
+            },
+            Input::Command(c) => match c {
+                Command::Graph(g) => self.run_graph(now, Input::Command(g), out),
+                Command::Revoke { target, target_not_after, reason, as_group } => {
+                    self.revoke(now, target, target_not_after, reason, as_group, out)
+                }
+                Command::PublishMembership => self.publish_membership(now, out),
+            },
+            Input::Timer(Timer::Graph(t)) => self.run_graph(now, Input::Timer(t), out),
+            Input::Timer(Timer::Renew) => self.publish_membership(now, out),
+            Input::PeerDown(p) => {
+                self.forget(&p.node);
+                self.run_graph(now, Input::PeerDown(p), out);
+            }
+        }
+    }
+}
+
+/// The instant a wall-clock time falls at (for timers).
+pub fn instant_of(now: Now, t: UnixTime) -> Instant {
+    now.instant + t.saturating_since(now.unix)
+}
