@@ -59,7 +59,11 @@ impl Hello {
     /// Decodes a hello (structure only).
     pub fn decode(b: &[u8]) -> Result<Hello, DecodeError> {
         if b.len() > MAX_HELLO_BYTES {
-            return Err(DecodeError::TooLarge { what: "hello", len: b.len(), max: MAX_HELLO_BYTES });
+            return Err(DecodeError::TooLarge {
+                what: "hello",
+                len: b.len(),
+                max: MAX_HELLO_BYTES,
+            });
         }
         let mut r = Reader::new(b);
         let v = r.u8("version")?;
@@ -67,7 +71,8 @@ impl Hello {
             return Err(DecodeError::UnsupportedVersion { what: "hello", got: v });
         }
         let g = r.str("group", 700)?;
-        let group = PeerName::parse(g).map_err(|reason| DecodeError::InvalidClassifier { field: "group", reason })?;
+        let group = PeerName::parse(g)
+            .map_err(|reason| DecodeError::InvalidClassifier { field: "group", reason })?;
         if group.to_string() != g {
             return Err(DecodeError::NotNfc { field: "group" });
         }
@@ -88,7 +93,11 @@ impl Hello {
         now: UnixTime,
     ) -> Result<VerifiedChain, GroupError> {
         if &self.group != security.group_name() {
-            return Err(ChainError::WrongGroup { expected: security.group_name().clone(), got: self.group.clone() }.into());
+            return Err(ChainError::WrongGroup {
+                expected: security.group_name().clone(),
+                got: self.group.clone(),
+            }
+            .into());
         }
         let Some(leaf_key) = self.chain.leaf().map(|c| *c.subject_key()) else {
             return Err(DecodeError::ChainEmpty.into());
@@ -161,8 +170,12 @@ impl Refusal {
     /// The refusal for a verification error.
     pub fn of(e: &GroupError) -> Refusal {
         match e {
-            GroupError::Chain(ChainError::WrongGroup { .. } | ChainError::MixedGroups { .. }) => Refusal::WrongGroup,
-            GroupError::Chain(ChainError::Expired { .. } | ChainError::NotYetValid { .. }) => Refusal::Expired,
+            GroupError::Chain(ChainError::WrongGroup { .. } | ChainError::MixedGroups { .. }) => {
+                Refusal::WrongGroup
+            }
+            GroupError::Chain(ChainError::Expired { .. } | ChainError::NotYetValid { .. }) => {
+                Refusal::Expired
+            }
             GroupError::Revoked { .. } | GroupError::RevokedWrite { .. } => Refusal::Revoked,
             GroupError::LeafNotPeer => Refusal::NotThePeer,
             GroupError::BindingInvalid => Refusal::BadBinding,

@@ -251,7 +251,8 @@ impl CertDraft {
 
 fn classifier(r: &mut Reader<'_>, field: &'static str) -> Result<Classifier, DecodeError> {
     let s = r.str(field, MAX_CLASSIFIER_BYTES)?;
-    let c = Classifier::new(s).map_err(|reason| DecodeError::InvalidClassifier { field, reason })?;
+    let c =
+        Classifier::new(s).map_err(|reason| DecodeError::InvalidClassifier { field, reason })?;
     if c.as_str() != s {
         return Err(DecodeError::NotNfc { field });
     }

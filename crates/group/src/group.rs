@@ -39,7 +39,9 @@ pub struct GroupKey {
 
 impl std::fmt::Debug for GroupKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GroupKey").field("public", &hex::encode(self.public)).finish_non_exhaustive()
+        f.debug_struct("GroupKey")
+            .field("public", &hex::encode(self.public))
+            .finish_non_exhaustive()
     }
 }
 
@@ -73,9 +75,9 @@ impl GroupKey {
     pub fn generate() -> Result<GroupKey, GroupError> {
         use ring::rand::SecureRandom;
         let mut seed = [0u8; 32];
-        ring::rand::SystemRandom::new()
-            .fill(&mut seed)
-            .map_err(|_| GroupError::InvalidArgument("the system random generator failed".into()))?;
+        ring::rand::SystemRandom::new().fill(&mut seed).map_err(|_| {
+            GroupError::InvalidArgument("the system random generator failed".into())
+        })?;
         Self::from_seed(seed)
     }
 
@@ -94,16 +96,22 @@ impl GroupKey {
     /// Writes the key to `path`: owner-only, atomically, fsynced (as identity keys).
     pub fn save(&self, path: &Path) -> Result<(), GroupError> {
         let text = format!("{KEY_FILE_HEADER}\n{}\n", hex::encode(self.seed));
-        peergroup_identity::store::write_private_file(path, text.as_bytes()).map_err(|e| GroupError::Io {
-            operation: "write group key",
-            path: path.display().to_string(),
-            reason: e.to_string(),
+        peergroup_identity::store::write_private_file(path, text.as_bytes()).map_err(|e| {
+            GroupError::Io {
+                operation: "write group key",
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }
         })
     }
 
     /// Reads a key written by [`GroupKey::save`].
     pub fn load(path: &Path) -> Result<GroupKey, GroupError> {
-        let io = |reason: String| GroupError::Io { operation: "read group key", path: path.display().to_string(), reason };
+        let io = |reason: String| GroupError::Io {
+            operation: "read group key",
+            path: path.display().to_string(),
+            reason,
+        };
         let meta = std::fs::metadata(path).map_err(|e| io(e.to_string()))?;
         if meta.len() > 1024 {
             return Err(io("the file is larger than a group key file".into()));
@@ -133,7 +141,11 @@ pub struct LocalMember {
 
 impl LocalMember {
     /// Checks that `chain` ends in a certificate for `identity`.
-    pub fn new(identity: Identity, chain: &Chain, cache: &mut CertCache) -> Result<LocalMember, GroupError> {
+    pub fn new(
+        identity: Identity,
+        chain: &Chain,
+        cache: &mut CertCache,
+    ) -> Result<LocalMember, GroupError> {
         let chain = chain.verify(cache, None)?;
         chain.expect_leaf(&identity.public_key())?;
         Ok(LocalMember { identity, chain })
@@ -160,7 +172,9 @@ impl LocalMember {
             return Err(GroupError::RoleNotIssuable { issuer: me.role(), role });
         }
         if subject_key == self.identity.public_key() {
-            return Err(GroupError::InvalidArgument("a member cannot issue a certificate to itself".into()));
+            return Err(GroupError::InvalidArgument(
+                "a member cannot issue a certificate to itself".into(),
+            ));
         }
         let not_before = now.max(me.not_before());
         let not_after = now.saturating_add(validity).min(me.not_after());
@@ -314,10 +328,17 @@ pub fn create_group(
     let graph = graph_id(&name)?;
     let limits = RecordLimits::default();
     let created = Hlc::new(now, 0, HlcClock::node_tag(&creator.node_id()));
-    let build = |b: RecordBuilder| b.build(&limits).map_err(|e| GroupError::InvalidArgument(e.to_string()));
+    let build =
+        |b: RecordBuilder| b.build(&limits).map_err(|e| GroupError::InvalidArgument(e.to_string()));
     let props = build(
-        RecordBuilder::new(PROPERTIES_TYPE, properties_id(&key.public_key()), creator.peer_name().clone(), created, not_after)
-            .payload(properties.encode()),
+        RecordBuilder::new(
+            PROPERTIES_TYPE,
+            properties_id(&key.public_key()),
+            creator.peer_name().clone(),
+            created,
+            not_after,
+        )
+        .payload(properties.encode()),
     )?;
     let sig = key.sign(&props.signing_bytes(&graph));
     let properties_record = props
@@ -325,7 +346,15 @@ pub fn create_group(
         .map_err(|e| GroupError::InvalidArgument(e.to_string()))?;
     let membership_record =
         membership_record(&member, &graph, options.member_data_lifetime, created, now)?;
-    Ok(NewGroup { key, name, graph, creator: member, properties, properties_record, membership_record })
+    Ok(NewGroup {
+        key,
+        name,
+        graph,
+        creator: member,
+        properties,
+        properties_record,
+        membership_record,
+    })
 }
 
 /// A signed membership record for `member` (version 1), expiring after `lifetime` or at
@@ -340,13 +369,22 @@ pub fn membership_record(
     let limits = RecordLimits::default();
     let name = member.identity.peer_name().clone();
     let expires = now.saturating_add(lifetime).min(member.chain.leaf().not_after());
-    let r = RecordBuilder::new(MEMBERSHIP_TYPE, membership_id(name.authority()), name, created, expires)
-        .payload(encode_membership(member.chain.chain()))
-        .build(&limits)
-        .map_err(|e| GroupError::InvalidArgument(e.to_string()))?;
+    let r = RecordBuilder::new(
+        MEMBERSHIP_TYPE,
+        membership_id(name.authority()),
+        name,
+        created,
+        expires,
+    )
+    .payload(encode_membership(member.chain.chain()))
+    .build(&limits)
+    .map_err(|e| GroupError::InvalidArgument(e.to_string()))?;
     let signature = member.identity.sign(&r.signing_bytes(graph));
-    r.with_security_data(&SecurityData::Member { cert: member.chain.leaf().id(), signature }.encode(), &limits)
-        .map_err(|e| GroupError::InvalidArgument(e.to_string()))
+    r.with_security_data(
+        &SecurityData::Member { cert: member.chain.leaf().id(), signature }.encode(),
+        &limits,
+    )
+    .map_err(|e| GroupError::InvalidArgument(e.to_string()))
 }
 
 /// The node id of a chain's leaf.

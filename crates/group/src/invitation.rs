@@ -57,7 +57,14 @@ impl Invitation {
         if cloud.is_empty() || cloud.len() > MAX_CLOUD_BYTES {
             return Err(GroupError::InvalidArgument("the cloud name is 1 to 254 bytes".into()));
         }
-        let chain = issuer.issue(invitee.public_key(), invitee.peer_name().classifier(), role, validity, now, serial)?;
+        let chain = issuer.issue(
+            invitee.public_key(),
+            invitee.peer_name().classifier(),
+            role,
+            validity,
+            now,
+            serial,
+        )?;
         let chain = chain.verify(&mut CertCache::default(), None)?;
         Ok(Invitation { cloud: cloud.to_owned(), friendly_name: friendly_name.to_owned(), chain })
     }
@@ -91,7 +98,12 @@ impl Invitation {
     /// checked by the caller at join time).
     pub fn from_binary(b: &[u8]) -> Result<Invitation, GroupError> {
         if b.len() > MAX_INVITATION_BYTES {
-            return Err(DecodeError::TooLarge { what: "invitation", len: b.len(), max: MAX_INVITATION_BYTES }.into());
+            return Err(DecodeError::TooLarge {
+                what: "invitation",
+                len: b.len(),
+                max: MAX_INVITATION_BYTES,
+            }
+            .into());
         }
         let mut r = Reader::new(b);
         let v = r.u8("version")?;
@@ -107,7 +119,11 @@ impl Invitation {
         r.finish()?;
         let chain = chain.verify(&mut CertCache::default(), None)?;
         if chain.depth() == 0 {
-            return Err(DecodeError::InvalidField { field: "chain", reason: "ends in the root certificate" }.into());
+            return Err(DecodeError::InvalidField {
+                field: "chain",
+                reason: "ends in the root certificate",
+            }
+            .into());
         }
         Ok(Invitation { cloud, friendly_name, chain })
     }
@@ -121,24 +137,43 @@ impl Invitation {
         if !fname.trim().is_empty() {
             headers.push((FRIENDLY_NAME_HEADER, fname.as_str()));
         }
-        peergroup_identity::armour_document(DocumentKind::GroupInvitation, &headers, &self.to_binary())
+        peergroup_identity::armour_document(
+            DocumentKind::GroupInvitation,
+            &headers,
+            &self.to_binary(),
+        )
     }
 
     /// Parses armoured text: armour, body, chain, then the headers against the body.
     pub fn parse(text: &str) -> Result<Invitation, GroupError> {
-        let (headers, binary) = peergroup_identity::dearmour_document(DocumentKind::GroupInvitation, text)
-            .map_err(|e| DecodeError::NotArmoured { expected: "group invitation", reason: e.to_string() })?;
+        let (headers, binary) =
+            peergroup_identity::dearmour_document(DocumentKind::GroupInvitation, text).map_err(
+                |e| DecodeError::NotArmoured {
+                    expected: "group invitation",
+                    reason: e.to_string(),
+                },
+            )?;
         let inv = Self::from_binary(&binary)?;
-        let header = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.as_str());
+        let header = |n: &str| {
+            headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.as_str())
+        };
         if let Some(g) = header(GROUP_HEADER)
             && PeerName::parse(g).ok() != Some(inv.group())
         {
-            return Err(DecodeError::InvalidField { field: GROUP_HEADER, reason: "does not match the signed body" }.into());
+            return Err(DecodeError::InvalidField {
+                field: GROUP_HEADER,
+                reason: "does not match the signed body",
+            }
+            .into());
         }
         if let Some(i) = header(INVITEE_HEADER)
             && PeerName::parse(i).ok() != Some(inv.invitee())
         {
-            return Err(DecodeError::InvalidField { field: INVITEE_HEADER, reason: "does not match the signed body" }.into());
+            return Err(DecodeError::InvalidField {
+                field: INVITEE_HEADER,
+                reason: "does not match the signed body",
+            }
+            .into());
         }
         Ok(inv)
     }

@@ -21,7 +21,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use peergroup_base::{Input, Instant, NodeId, Now, Output, Outbox, PeerAddr, Protocol, UnixTime};
+use peergroup_base::{Input, Instant, NodeId, Now, Outbox, Output, PeerAddr, Protocol, UnixTime};
 use peergroup_graph::proto::{
     Command as GraphCommand, Event as GraphEvent, GraphNode, Message as GraphMessage, NewRecord,
     RecordLookup, RecordUpdate, Timer as GraphTimer,
@@ -73,6 +73,10 @@ pub enum Command {
     },
     /// Publish the local member's membership record again (after new credentials).
     PublishMembership,
+    /// Simulation only: a hostile member pushes a record it crafted to every admitted
+    /// peer, bypassing every local check.
+    #[cfg(feature = "sim")]
+    AdversaryPush(Record),
 }
 
 /// What the node reports.
@@ -203,7 +207,11 @@ impl<S: RecordStore> std::fmt::Debug for GroupNode<S> {
 
 impl<S: RecordStore> GroupNode<S> {
     /// A member's core over a graph core whose provider is the group's security.
-    pub fn new(graph: GraphNode<S, GroupSecurity>, binding: Box<dyn ChannelBinding>, member_data_lifetime: Duration) -> Self {
+    pub fn new(
+        graph: GraphNode<S, GroupSecurity>,
+        binding: Box<dyn ChannelBinding>,
+        member_data_lifetime: Duration,
+    ) -> Self {
         GroupNode {
             graph,
             binding,
@@ -237,7 +245,11 @@ impl<S: RecordStore> GroupNode<S> {
     }
 
     /// The verified chain of a member, by peer name, from this node's records.
-    pub fn member_chain(&mut self, peer: &peergroup_base::PeerName, now: UnixTime) -> Option<VerifiedChain> {
+    pub fn member_chain(
+        &mut self,
+        peer: &peergroup_base::PeerName,
+        now: UnixTime,
+    ) -> Option<VerifiedChain> {
         let graph = self.graph_id();
         let (store, provider) = self.graph.store_and_provider_mut();
         let view = View { store, now };
@@ -254,7 +266,12 @@ impl<S: RecordStore> GroupNode<S> {
     }
 
     /// Runs the graph core on one input and translates its outputs.
-    fn run_graph(&mut self, now: Now, input: Input<GraphMessage, GraphCommand, GraphTimer>, out: &mut Out) {
+    fn run_graph(
+        &mut self,
+        now: Now,
+        input: Input<GraphMessage, GraphCommand, GraphTimer>,
+        out: &mut Out,
+    ) {
         let mut scratch = std::mem::take(&mut self.scratch);
         self.graph.handle(now, input, &mut scratch);
         for o in scratch.drain() {
@@ -362,8 +379,12 @@ impl<S: RecordStore> GroupNode<S> {
             return;
         }
         self.revision = revision;
-        let admitted: Vec<(NodeId, PeerAddr)> =
-            self.peers.iter().filter(|(_, p)| p.admitted).filter_map(|(n, p)| p.addr.map(|a| (*n, a))).collect();
+        let admitted: Vec<(NodeId, PeerAddr)> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.admitted)
+            .filter_map(|(n, p)| p.addr.map(|a| (*n, a)))
+            .collect();
         for (node, addr) in admitted {
             if let Err(e) = self.graph.provider().recheck_peer(&node, now.unix) {
                 self.refuse(now, addr, Refusal::of(&e), e.to_string(), out);
@@ -386,7 +407,9 @@ impl<S: RecordStore> GroupNode<S> {
         let existing = self.graph.store().get(&id, now.unix).ok().flatten();
         let command = match existing {
             Some(r) if !r.is_deleted() => {
-                if r.payload() == payload.as_slice() && r.expires().saturating_since(now.unix) > lifetime / 2 {
+                if r.payload() == payload.as_slice()
+                    && r.expires().saturating_since(now.unix) > lifetime / 2
+                {
                     self.arm_renewal(now, r.expires(), out);
                     return;
                 }
@@ -439,10 +462,22 @@ impl<S: RecordStore> GroupNode<S> {
         stand
     }
 
-    fn revoke(&mut self, now: Now, target: CertId, target_not_after: UnixTime, reason: RevocationReason, as_group: bool, out: &mut Out) {
+    fn revoke(
+        &mut self,
+        now: Now,
+        target: CertId,
+        target_not_after: UnixTime,
+        reason: RevocationReason,
+        as_group: bool,
+        out: &mut Out,
+    ) {
         let revoker = if as_group {
             if self.graph.provider().group_signer().is_none() {
-                out.emit(Event::CommandFailed { error: GroupError::InvalidArgument("only the creator holds the group key".into()) });
+                out.emit(Event::CommandFailed {
+                    error: GroupError::InvalidArgument(
+                        "only the creator holds the group key".into(),
+                    ),
+                });
                 return;
             }
             None
@@ -450,7 +485,9 @@ impl<S: RecordStore> GroupNode<S> {
             match self.local() {
                 Some(l) => Some(l.chain.clone()),
                 None => {
-                    out.emit(Event::CommandFailed { error: GroupError::InvalidArgument("not a member".into()) });
+                    out.emit(Event::CommandFailed {
+                        error: GroupError::InvalidArgument("not a member".into()),
+                    });
                     return;
                 }
             }
@@ -458,7 +495,9 @@ impl<S: RecordStore> GroupNode<S> {
         if let Some(r) = &revoker
             && !matches!(r.role(), Role::Administrator | Role::InvitingMember)
         {
-            out.emit(Event::CommandFailed { error: GroupError::RoleRequired { needed: Role::InvitingMember, held: r.role() } });
+            out.emit(Event::CommandFailed {
+                error: GroupError::RoleRequired { needed: Role::InvitingMember, held: r.role() },
+            });
             return;
         }
         let mut stand = self.standing_records(now.unix, target);
@@ -506,7 +545,12 @@ impl<S: RecordStore> Protocol for GroupNode<S> {
                 Message::Hello(b) => self.on_hello(now, from, &b, out),
                 Message::Refused(code) => {
                     self.counters.refused_by_peer += 1;
-                    out.emit(Event::AuthenticationFailed { peer: from, reason: Refusal::from_code(code), local: false, detail: String::new() });
+                    out.emit(Event::AuthenticationFailed {
+                        peer: from,
+                        reason: Refusal::from_code(code),
+                        local: false,
+                        detail: String::new(),
+                    });
                     self.forget(&from.node);
                     self.run_graph(now, Input::PeerDown(from), out);
                 }
@@ -531,6 +575,15 @@ impl<S: RecordStore> Protocol for GroupNode<S> {
                     self.revoke(now, target, target_not_after, reason, as_group, out)
                 }
                 Command::PublishMembership => self.publish_membership(now, out),
+                #[cfg(feature = "sim")]
+                Command::AdversaryPush(record) => {
+                    let targets: Vec<PeerAddr> =
+                        self.peers.values().filter(|p| p.admitted).filter_map(|p| p.addr).collect();
+                    for to in targets {
+                        let msg = GraphMessage::Push { hops: 1, record: record.clone().into() };
+                        out.send(to, Message::Graph(msg));
+                    }
+                }
             },
             Input::Timer(Timer::Graph(t)) => self.run_graph(now, Input::Timer(t), out),
             Input::Timer(Timer::Renew) => self.publish_membership(now, out),

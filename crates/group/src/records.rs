@@ -119,11 +119,18 @@ impl SecurityData {
     /// Decodes security data.
     pub fn decode(b: &[u8]) -> Result<SecurityData, DecodeError> {
         if b.len() > Self::MEMBER_LEN {
-            return Err(DecodeError::TooLarge { what: "security data", len: b.len(), max: Self::MEMBER_LEN });
+            return Err(DecodeError::TooLarge {
+                what: "security data",
+                len: b.len(),
+                max: Self::MEMBER_LEN,
+            });
         }
         let mut r = Reader::new(b);
         let sd = match r.u8("security data kind")? {
-            1 => SecurityData::Member { cert: CertId(r.array("signer certificate")?), signature: r.array("signature")? },
+            1 => SecurityData::Member {
+                cert: CertId(r.array("signer certificate")?),
+                signature: r.array("signature")?,
+            },
             2 => SecurityData::GroupKey { signature: r.array("signature")? },
             k => return Err(DecodeError::UnknownSecurityKind(k)),
         };
@@ -159,29 +166,58 @@ impl GroupProperties {
     /// Format version.
     pub const VERSION: u8 = 1;
     /// Largest encoding accepted.
-    pub const MAX_BYTES: usize = 1 + 32 + 2 + MAX_CLASSIFIER_BYTES + 2 + 700 + 2 + MAX_CLOUD_BYTES + 16 + 2 + 1020 + 2 + MAX_COMMENT_BYTES;
+    pub const MAX_BYTES: usize = 1
+        + 32
+        + 2
+        + MAX_CLASSIFIER_BYTES
+        + 2
+        + 700
+        + 2
+        + MAX_CLOUD_BYTES
+        + 16
+        + 2
+        + 1020
+        + 2
+        + MAX_COMMENT_BYTES;
 
     /// The group's peer name.
     pub fn group_name(&self) -> PeerName {
-        PeerName::new(peergroup_base::NodeId::from_ed25519(&self.group_key).authority(), self.classifier.clone())
+        PeerName::new(
+            peergroup_base::NodeId::from_ed25519(&self.group_key).authority(),
+            self.classifier.clone(),
+        )
     }
 
     /// Checks the limits of the mutable and caller-given fields.
     pub fn check(&self) -> Result<(), DecodeError> {
         if self.friendly_name.chars().count() > MAX_GROUP_FRIENDLY_NAME_CHARS {
-            return Err(DecodeError::FieldTooLong { field: "friendly name", len: self.friendly_name.chars().count(), max: MAX_GROUP_FRIENDLY_NAME_CHARS });
+            return Err(DecodeError::FieldTooLong {
+                field: "friendly name",
+                len: self.friendly_name.chars().count(),
+                max: MAX_GROUP_FRIENDLY_NAME_CHARS,
+            });
         }
         if self.friendly_name.chars().any(char::is_control) {
-            return Err(DecodeError::InvalidField { field: "friendly name", reason: "control character" });
+            return Err(DecodeError::InvalidField {
+                field: "friendly name",
+                reason: "control character",
+            });
         }
         if self.comment.len() > MAX_COMMENT_BYTES {
-            return Err(DecodeError::FieldTooLong { field: "comment", len: self.comment.len(), max: MAX_COMMENT_BYTES });
+            return Err(DecodeError::FieldTooLong {
+                field: "comment",
+                len: self.comment.len(),
+                max: MAX_COMMENT_BYTES,
+            });
         }
         if self.cloud.is_empty() || self.cloud.len() > MAX_CLOUD_BYTES {
             return Err(DecodeError::InvalidField { field: "cloud", reason: "1 to 254 bytes" });
         }
         if self.member_data_lifetime.as_secs() < 2280 || self.presence_lifetime.as_secs() < 300 {
-            return Err(DecodeError::InvalidField { field: "lifetime", reason: "member data ≥ 2,280 s, presence ≥ 300 s" });
+            return Err(DecodeError::InvalidField {
+                field: "lifetime",
+                reason: "member data ≥ 2,280 s, presence ≥ 300 s",
+            });
         }
         Ok(())
     }
@@ -204,7 +240,11 @@ impl GroupProperties {
     /// Decodes and checks properties.
     pub fn decode(b: &[u8]) -> Result<GroupProperties, DecodeError> {
         if b.len() > Self::MAX_BYTES {
-            return Err(DecodeError::TooLarge { what: "group properties", len: b.len(), max: Self::MAX_BYTES });
+            return Err(DecodeError::TooLarge {
+                what: "group properties",
+                len: b.len(),
+                max: Self::MAX_BYTES,
+            });
         }
         let mut r = Reader::new(b);
         let v = r.u8("version")?;
@@ -213,12 +253,14 @@ impl GroupProperties {
         }
         let group_key = r.array("group key")?;
         let cs = r.str("classifier", MAX_CLASSIFIER_BYTES)?;
-        let classifier = Classifier::new(cs).map_err(|reason| DecodeError::InvalidClassifier { field: "classifier", reason })?;
+        let classifier = Classifier::new(cs)
+            .map_err(|reason| DecodeError::InvalidClassifier { field: "classifier", reason })?;
         if classifier.as_str() != cs {
             return Err(DecodeError::NotNfc { field: "classifier" });
         }
         let creator_s = r.str("creator", 700)?;
-        let creator = PeerName::parse(creator_s).map_err(|reason| DecodeError::InvalidClassifier { field: "creator", reason })?;
+        let creator = PeerName::parse(creator_s)
+            .map_err(|reason| DecodeError::InvalidClassifier { field: "creator", reason })?;
         if creator.to_string() != creator_s {
             return Err(DecodeError::NotNfc { field: "creator" });
         }
@@ -228,7 +270,16 @@ impl GroupProperties {
         let friendly_name = r.str("friendly name", 1020)?.to_owned();
         let comment = r.str("comment", MAX_COMMENT_BYTES)?.to_owned();
         r.finish()?;
-        let p = GroupProperties { group_key, classifier, creator, cloud, member_data_lifetime, presence_lifetime, friendly_name, comment };
+        let p = GroupProperties {
+            group_key,
+            classifier,
+            creator,
+            cloud,
+            member_data_lifetime,
+            presence_lifetime,
+            friendly_name,
+            comment,
+        };
         p.check()?;
         Ok(p)
     }
@@ -266,7 +317,11 @@ pub fn encode_membership(chain: &Chain) -> Vec<u8> {
 /// Decodes a membership payload.
 pub fn decode_membership(b: &[u8]) -> Result<Chain, DecodeError> {
     if b.len() > 5 + MAX_CHAIN_BYTES {
-        return Err(DecodeError::TooLarge { what: "membership", len: b.len(), max: 5 + MAX_CHAIN_BYTES });
+        return Err(DecodeError::TooLarge {
+            what: "membership",
+            len: b.len(),
+            max: 5 + MAX_CHAIN_BYTES,
+        });
     }
     let mut r = Reader::new(b);
     let v = r.u8("version")?;
@@ -370,7 +425,11 @@ impl Revocation {
     /// Decodes a revocation; the stand list must be strictly ascending.
     pub fn decode(b: &[u8]) -> Result<Revocation, DecodeError> {
         if b.len() > Self::MAX_BYTES {
-            return Err(DecodeError::TooLarge { what: "revocation", len: b.len(), max: Self::MAX_BYTES });
+            return Err(DecodeError::TooLarge {
+                what: "revocation",
+                len: b.len(),
+                max: Self::MAX_BYTES,
+            });
         }
         let mut r = Reader::new(b);
         let v = r.u8("version")?;

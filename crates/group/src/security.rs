@@ -44,8 +44,8 @@ use crate::chain::{CertCache, Chain, VerifiedChain, Verifier};
 use crate::error::GroupError;
 use crate::group::{GroupKey, LocalMember};
 use crate::records::{
-    GroupProperties, MEMBERSHIP_TYPE, PROPERTIES_TYPE, REVOCATION_TYPE, Revocation,
-    SECURITY_TYPES, SecurityData, decode_membership, membership_id, properties_id, revocation_id,
+    GroupProperties, MEMBERSHIP_TYPE, PROPERTIES_TYPE, REVOCATION_TYPE, Revocation, SECURITY_TYPES,
+    SecurityData, decode_membership, membership_id, properties_id, revocation_id,
 };
 
 /// Settings of [`GroupSecurity`].
@@ -177,7 +177,12 @@ fn reject(e: GroupError) -> Validation {
 impl GroupSecurity {
     /// The provider of a member of the group with this root certificate. `local` signs
     /// this node's records; `group_key` (the creator only) signs the properties.
-    pub fn new(root: &Cert, local: Option<LocalMember>, group_key: Option<GroupKey>, verifier: Verifier) -> Self {
+    pub fn new(
+        root: &Cert,
+        local: Option<LocalMember>,
+        group_key: Option<GroupKey>,
+        verifier: Verifier,
+    ) -> Self {
         GroupSecurity {
             group_key: *root.group_key(),
             group_name: root.group_name(),
@@ -243,10 +248,19 @@ impl GroupSecurity {
 
     /// Checks a peer's chain for admission at `now`: valid, of this group, leaf = `node`'s
     /// key, nothing in it revoked. Remembers the peer as admitted.
-    pub fn admit_chain(&mut self, chain: &Chain, node: NodeId, now: UnixTime) -> Result<VerifiedChain, GroupError> {
+    pub fn admit_chain(
+        &mut self,
+        chain: &Chain,
+        node: NodeId,
+        now: UnixTime,
+    ) -> Result<VerifiedChain, GroupError> {
         let verified = chain.verify(&mut self.cache, Some(now))?;
         if verified.group_key() != &self.group_key || verified.group_name() != self.group_name {
-            return Err(crate::error::ChainError::WrongGroup { expected: self.group_name.clone(), got: verified.group_name() }.into());
+            return Err(crate::error::ChainError::WrongGroup {
+                expected: self.group_name.clone(),
+                got: verified.group_name(),
+            }
+            .into());
         }
         if verified.leaf().subject_node() != node {
             return Err(GroupError::LeafNotPeer);
@@ -265,10 +279,15 @@ impl GroupSecurity {
 
     /// Whether an admitted peer is still acceptable at `now` (not revoked, not expired).
     pub fn recheck_peer(&self, node: &NodeId, now: UnixTime) -> Result<(), GroupError> {
-        let chain = self.admitted.get(node).ok_or_else(|| GroupError::InvalidArgument("not admitted".into()))?;
+        let chain = self
+            .admitted
+            .get(node)
+            .ok_or_else(|| GroupError::InvalidArgument("not admitted".into()))?;
         for (index, c) in chain.certs().iter().enumerate() {
             if !c.valid_at(now) {
-                return Err(crate::error::ChainError::Expired { index, not_after: c.not_after() }.into());
+                return Err(
+                    crate::error::ChainError::Expired { index, not_after: c.not_after() }.into()
+                );
             }
         }
         match self.revoked_cert(chain) {
@@ -280,14 +299,26 @@ impl GroupSecurity {
     // ----- revocation --------------------------------------------------------------------
 
     /// The effective revocations of one certificate of a chain at `depth`.
-    fn effective<'a>(&'a self, cert: &Cert, depth: usize) -> impl Iterator<Item = &'a RevocationEntry> + 'a {
+    fn effective<'a>(
+        &'a self,
+        cert: &Cert,
+        depth: usize,
+    ) -> impl Iterator<Item = &'a RevocationEntry> + 'a {
         let issuer = cert.issuer();
-        self.revocations.get(&cert.id()).into_iter().flatten().filter(move |e| e.may_revoke(depth, issuer))
+        self.revocations
+            .get(&cert.id())
+            .into_iter()
+            .flatten()
+            .filter(move |e| e.may_revoke(depth, issuer))
     }
 
     /// The first certificate of `chain` that an effective revocation names.
     pub fn revoked_cert(&self, chain: &VerifiedChain) -> Option<CertId> {
-        chain.certs().iter().enumerate().find_map(|(depth, c)| self.effective(c, depth).next().map(|_| c.id()))
+        chain
+            .certs()
+            .iter()
+            .enumerate()
+            .find_map(|(depth, c)| self.effective(c, depth).next().map(|_| c.id()))
     }
 
     /// The racing rule: `Err(cert)` if a certificate of `chain` is revoked and no
@@ -337,7 +368,11 @@ impl GroupSecurity {
 
     /// The verified chain of the member with this authority, from its stored membership
     /// record (`Ok(None)`: none stored).
-    fn member(&mut self, cx: &ProviderContext<'_>, who: &Authority) -> Result<Option<VerifiedChain>, GroupError> {
+    fn member(
+        &mut self,
+        cx: &ProviderContext<'_>,
+        who: &Authority,
+    ) -> Result<Option<VerifiedChain>, GroupError> {
         let Some(rec) = cx.records.get(&membership_id(who)) else {
             return Ok(None);
         };
@@ -359,18 +394,32 @@ impl GroupSecurity {
     }
 
     /// Verifies a record signature by `key`.
-    fn signature_ok(&mut self, key: &[u8; 32], cx: &ProviderContext<'_>, r: &Record, sig: &[u8; 64]) -> bool {
+    fn signature_ok(
+        &mut self,
+        key: &[u8; 32],
+        cx: &ProviderContext<'_>,
+        r: &Record,
+        sig: &[u8; 64],
+    ) -> bool {
         self.cache.verifier.verify(key, &r.signing_bytes(cx.graph), sig)
     }
 
     fn check_chain_group(&self, chain: &VerifiedChain) -> Result<(), GroupError> {
         if chain.group_key() != &self.group_key || chain.group_name() != self.group_name {
-            return Err(crate::error::ChainError::WrongGroup { expected: self.group_name.clone(), got: chain.group_name() }.into());
+            return Err(crate::error::ChainError::WrongGroup {
+                expected: self.group_name.clone(),
+                got: chain.group_name(),
+            }
+            .into());
         }
         Ok(())
     }
 
-    fn validate_inner(&mut self, cx: &ProviderContext<'_>, r: &Record) -> Result<Validation, GroupError> {
+    fn validate_inner(
+        &mut self,
+        cx: &ProviderContext<'_>,
+        r: &Record,
+    ) -> Result<Validation, GroupError> {
         let sd = SecurityData::decode(r.security_data())?;
         let t = r.record_type();
         if t == PROPERTIES_TYPE {
@@ -380,7 +429,9 @@ impl GroupSecurity {
         let (chain, signature) = match sd {
             SecurityData::GroupKey { signature } => {
                 if t != REVOCATION_TYPE {
-                    return Err(GroupError::WrongSigner("only the properties and revocations may be signed by the group key"));
+                    return Err(GroupError::WrongSigner(
+                        "only the properties and revocations may be signed by the group key",
+                    ));
                 }
                 if !self.signature_ok(&self.group_key.clone(), cx, r, &signature) {
                     self.counters.refused_signature += 1;
@@ -388,16 +439,23 @@ impl GroupSecurity {
                 }
                 let rev = Revocation::decode(r.payload())?;
                 if rev.revoker.is_some() || r.id() != revocation_id(&rev.target, &self.group_key) {
-                    return Err(GroupError::InvalidSecurityRecord { what: "revocation", reason: "id or revoker does not match the group-key signature" });
+                    return Err(GroupError::InvalidSecurityRecord {
+                        what: "revocation",
+                        reason: "id or revoker does not match the group-key signature",
+                    });
                 }
                 if r.is_deleted() {
-                    return Err(GroupError::InvalidSecurityRecord { what: "revocation", reason: "revocations are never deleted" });
+                    return Err(GroupError::InvalidSecurityRecord {
+                        what: "revocation",
+                        reason: "revocations are never deleted",
+                    });
                 }
                 return Ok(Validation::Accept);
             }
             SecurityData::Member { cert, signature } => {
                 let signer = r.last_modifier().authority().clone();
-                let self_introduced = t == MEMBERSHIP_TYPE && r.creator() == r.last_modifier() && !r.is_deleted();
+                let self_introduced =
+                    t == MEMBERSHIP_TYPE && r.creator() == r.last_modifier() && !r.is_deleted();
                 let chain = if self_introduced {
                     // A membership record carries its own signer's chain.
                     let c = decode_membership(r.payload())?.verify(&mut self.cache, None)?;
@@ -415,7 +473,9 @@ impl GroupSecurity {
         self.check_chain_group(&chain)?;
         let leaf = chain.leaf();
         if leaf.subject_name() != *r.last_modifier() {
-            return Err(GroupError::WrongSigner("the signer's certificate is not for the record's last modifier"));
+            return Err(GroupError::WrongSigner(
+                "the signer's certificate is not for the record's last modifier",
+            ));
         }
         if !self.signature_ok(&leaf.subject_key().to_owned(), cx, r, &signature) {
             self.counters.refused_signature += 1;
@@ -429,7 +489,10 @@ impl GroupSecurity {
         // Role: modifying someone else's record needs an administrator.
         if r.creator() != r.last_modifier() && !chain.role().is_admin() {
             self.counters.refused_rules += 1;
-            return Err(GroupError::NotCreatorOrAdmin { signer: r.last_modifier().clone(), creator: r.creator().clone() });
+            return Err(GroupError::NotCreatorOrAdmin {
+                signer: r.last_modifier().clone(),
+                creator: r.creator().clone(),
+            });
         }
         match t {
             t if t == MEMBERSHIP_TYPE => self.validate_membership(r)?,
@@ -444,24 +507,40 @@ impl GroupSecurity {
         Ok(Validation::Accept)
     }
 
-    fn validate_properties(&mut self, cx: &ProviderContext<'_>, r: &Record, sd: &SecurityData) -> Result<Validation, GroupError> {
+    fn validate_properties(
+        &mut self,
+        cx: &ProviderContext<'_>,
+        r: &Record,
+        sd: &SecurityData,
+    ) -> Result<Validation, GroupError> {
         let SecurityData::GroupKey { signature } = sd else {
             self.counters.refused_rules += 1;
-            return Err(GroupError::WrongSigner("the group properties are signed by the group key"));
+            return Err(GroupError::WrongSigner(
+                "the group properties are signed by the group key",
+            ));
         };
         if r.id() != properties_id(&self.group_key) {
-            return Err(GroupError::InvalidSecurityRecord { what: "properties", reason: "wrong record id" });
+            return Err(GroupError::InvalidSecurityRecord {
+                what: "properties",
+                reason: "wrong record id",
+            });
         }
         if !self.signature_ok(&self.group_key.clone(), cx, r, signature) {
             self.counters.refused_signature += 1;
             return Err(GroupError::SignatureInvalid);
         }
         if r.is_deleted() {
-            return Err(GroupError::InvalidSecurityRecord { what: "properties", reason: "the properties are never deleted" });
+            return Err(GroupError::InvalidSecurityRecord {
+                what: "properties",
+                reason: "the properties are never deleted",
+            });
         }
         let p = GroupProperties::decode(r.payload())?;
         if p.group_key != self.group_key || p.group_name() != self.group_name {
-            return Err(GroupError::InvalidSecurityRecord { what: "properties", reason: "another group's properties" });
+            return Err(GroupError::InvalidSecurityRecord {
+                what: "properties",
+                reason: "another group's properties",
+            });
         }
         if let Some(old) = cx.records.get(&r.id())
             && let Ok(old) = GroupProperties::decode(old.payload())
@@ -492,7 +571,11 @@ impl GroupSecurity {
         Ok(())
     }
 
-    fn validate_revocation(&mut self, r: &Record, signer: &VerifiedChain) -> Result<(), GroupError> {
+    fn validate_revocation(
+        &mut self,
+        r: &Record,
+        signer: &VerifiedChain,
+    ) -> Result<(), GroupError> {
         let invalid = |reason| GroupError::InvalidSecurityRecord { what: "revocation", reason };
         if r.is_deleted() {
             return Err(invalid("revocations are never deleted"));
@@ -508,7 +591,10 @@ impl GroupSecurity {
             return Err(invalid("wrong record id"));
         }
         if !matches!(signer.role(), Role::Administrator | Role::InvitingMember) {
-            return Err(GroupError::RoleRequired { needed: Role::InvitingMember, held: signer.role() });
+            return Err(GroupError::RoleRequired {
+                needed: Role::InvitingMember,
+                held: signer.role(),
+            });
         }
         if r.expires() > rev.target_not_after.max(r.modified().wall()) {
             return Err(invalid("a revocation expires no later than its target"));
@@ -525,7 +611,11 @@ impl GroupSecurity {
             .iter()
             .filter_map(|m| {
                 let chain = decode_membership(m.payload()).ok()?;
-                chain.certs().iter().any(|c| c.id() == target).then(|| m.creator().authority().clone())
+                chain
+                    .certs()
+                    .iter()
+                    .any(|c| c.id() == target)
+                    .then(|| m.creator().authority().clone())
             })
             .collect();
         if affected.is_empty() {
@@ -533,11 +623,15 @@ impl GroupSecurity {
         }
         let mut purge = Vec::new();
         for r in cx.records.enumerate(&RecordFilter::All) {
-            if r.record_type() == PROPERTIES_TYPE || !affected.contains(r.last_modifier().authority()) {
+            if r.record_type() == PROPERTIES_TYPE
+                || !affected.contains(r.last_modifier().authority())
+            {
                 continue;
             }
             let chain = if r.record_type() == MEMBERSHIP_TYPE && r.creator() == r.last_modifier() {
-                decode_membership(r.payload()).ok().and_then(|c| c.verify(&mut self.cache, None).ok())
+                decode_membership(r.payload())
+                    .ok()
+                    .and_then(|c| c.verify(&mut self.cache, None).ok())
             } else {
                 self.member(cx, r.last_modifier().authority()).ok().flatten()
             };
@@ -558,7 +652,11 @@ impl GroupSecurity {
         if let Ok(Some(chain)) = self.member(cx, &who) {
             let peer = r.creator().clone();
             let role = chain.role();
-            self.changes.push(if known { MemberChange::Updated { peer, role } } else { MemberChange::Joined { peer, role } });
+            self.changes.push(if known {
+                MemberChange::Updated { peer, role }
+            } else {
+                MemberChange::Joined { peer, role }
+            });
         }
     }
 
@@ -567,8 +665,9 @@ impl GroupSecurity {
         self.load(cx);
         let mut out = Vec::new();
         for m in cx.records.enumerate(&RecordFilter::Type(MEMBERSHIP_TYPE)) {
-            if let Ok(chain) = decode_membership(m.payload()).and_then(|c| c.verify(&mut self.cache, None).map_err(|_| crate::error::DecodeError::ChainEmpty))
-                && let Some(cert) = self.revoked_cert(&chain)
+            if let Ok(chain) = decode_membership(m.payload()).and_then(|c| {
+                c.verify(&mut self.cache, None).map_err(|_| crate::error::DecodeError::ChainEmpty)
+            }) && let Some(cert) = self.revoked_cert(&chain)
             {
                 out.push((m.creator().clone(), cert));
             }
@@ -577,7 +676,11 @@ impl GroupSecurity {
     }
 
     /// The verified chain of a member, by peer name, from the records.
-    pub fn member_chain(&mut self, cx: &ProviderContext<'_>, peer: &PeerName) -> Option<VerifiedChain> {
+    pub fn member_chain(
+        &mut self,
+        cx: &ProviderContext<'_>,
+        peer: &PeerName,
+    ) -> Option<VerifiedChain> {
         self.member(cx, peer.authority()).ok().flatten()
     }
 }
@@ -590,7 +693,13 @@ impl SecurityProvider for GroupSecurity {
             Ok(v) => v,
             Err(e) => {
                 if !matches!(e, GroupError::SignatureInvalid | GroupError::RevokedWrite { .. })
-                    && !matches!(e, GroupError::OutsideValidity | GroupError::NotCreatorOrAdmin { .. } | GroupError::ImmutableProperty(_) | GroupError::WrongSigner(_))
+                    && !matches!(
+                        e,
+                        GroupError::OutsideValidity
+                            | GroupError::NotCreatorOrAdmin { .. }
+                            | GroupError::ImmutableProperty(_)
+                            | GroupError::WrongSigner(_)
+                    )
                 {
                     self.counters.refused_other += 1;
                 }
@@ -620,25 +729,39 @@ impl SecurityProvider for GroupSecurity {
         }
     }
 
-    fn secure(&mut self, cx: &ProviderContext<'_>, record: &Record) -> Result<Vec<u8>, SigningError> {
+    fn secure(
+        &mut self,
+        cx: &ProviderContext<'_>,
+        record: &Record,
+    ) -> Result<Vec<u8>, SigningError> {
         let msg = record.signing_bytes(cx.graph);
         let by_group_key = record.record_type() == PROPERTIES_TYPE
             || (record.record_type() == REVOCATION_TYPE
                 && Revocation::decode(record.payload()).is_ok_and(|r| r.revoker.is_none()));
         if by_group_key {
-            let key = self.group_signer.as_ref().ok_or_else(|| SigningError { reason: "only the group creator holds the group key".into() })?;
+            let key = self.group_signer.as_ref().ok_or_else(|| SigningError {
+                reason: "only the group creator holds the group key".into(),
+            })?;
             return Ok(SecurityData::GroupKey { signature: key.sign(&msg) }.encode());
         }
-        let local = self.local.as_ref().ok_or_else(|| SigningError { reason: "this node is not a member of the group".into() })?;
+        let local = self.local.as_ref().ok_or_else(|| SigningError {
+            reason: "this node is not a member of the group".into(),
+        })?;
         if local.identity.peer_name() != record.last_modifier() {
-            return Err(SigningError { reason: "the record's last modifier is not the local member".into() });
+            return Err(SigningError {
+                reason: "the record's last modifier is not the local member".into(),
+            });
         }
         if let Some(cert) = self.revoked_cert(&local.chain) {
-            return Err(SigningError { reason: format!("the local member's certificate chain is revoked ({cert})") });
+            return Err(SigningError {
+                reason: format!("the local member's certificate chain is revoked ({cert})"),
+            });
         }
         let leaf = local.chain.leaf();
         if record.expires() > leaf.not_after() {
-            return Err(SigningError { reason: "the record would outlive the local member's certificate".into() });
+            return Err(SigningError {
+                reason: "the record would outlive the local member's certificate".into(),
+            });
         }
         Ok(SecurityData::Member { cert: leaf.id(), signature: local.identity.sign(&msg) }.encode())
     }
@@ -650,7 +773,9 @@ impl SecurityProvider for GroupSecurity {
             self.recheck_peer(&node, cx.now)
         } else {
             match self.member(cx, peer.peer.authority()) {
-                Ok(Some(chain)) => self.admit_chain(&chain.chain().clone(), node, cx.now).map(|_| ()),
+                Ok(Some(chain)) => {
+                    self.admit_chain(&chain.chain().clone(), node, cx.now).map(|_| ())
+                }
                 Ok(None) => Err(GroupError::NotAMember { peer: peer.peer.clone() }),
                 Err(e) => Err(e),
             }
@@ -679,7 +804,12 @@ impl SecurityProvider for GroupSecurity {
             if let Some(target) = self.note_revocation(record) {
                 actions.purge = self.purge_for(cx, target);
                 for (peer, cert) in self.revoked_members(cx) {
-                    if cert == target || self.revocations.get(&cert).is_some_and(|l| l.iter().any(|e| e.record == record.id())) {
+                    if cert == target
+                        || self
+                            .revocations
+                            .get(&cert)
+                            .is_some_and(|l| l.iter().any(|e| e.record == record.id()))
+                    {
                         self.changes.push(MemberChange::Revoked { peer, cert });
                     }
                 }
