@@ -499,8 +499,12 @@ impl GroupSecurity {
             t if t == REVOCATION_TYPE => self.validate_revocation(r, &chain)?,
             _ => {}
         }
-        // The racing rule.
-        if let Err(cert) = self.check_write(&chain, r.digest().as_bytes()) {
+        // The racing rule. Membership records are exempt: they carry nothing but the chain,
+        // which stays revoked, and every replica needs them to validate the records that
+        // stand (group.md §6.4).
+        if t != MEMBERSHIP_TYPE
+            && let Err(cert) = self.check_write(&chain, r.digest().as_bytes())
+        {
             self.counters.refused_revoked += 1;
             return Err(GroupError::RevokedWrite { cert });
         }
@@ -624,6 +628,7 @@ impl GroupSecurity {
         let mut purge = Vec::new();
         for r in cx.records.enumerate(&RecordFilter::All) {
             if r.record_type() == PROPERTIES_TYPE
+                || r.record_type() == MEMBERSHIP_TYPE
                 || !affected.contains(r.last_modifier().authority())
             {
                 continue;
