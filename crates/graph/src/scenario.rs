@@ -294,6 +294,7 @@ fn add_counters(a: &mut Counters, b: &Counters, sign: i64) {
         record_messages_received,
         copies_received,
         presence_copies_received,
+        security_copies_received,
         copy_bytes_received,
         duplicates,
         older_received,

@@ -42,6 +42,6 @@ pub use chain::{CertCache, Chain, SignatureMemo, VerifiedChain, Verifier};
 pub use error::{ChainError, DecodeError, GroupError};
 pub use group::{CreateOptions, GroupKey, LocalMember, NewGroup, create_group};
 pub use invitation::Invitation;
-pub use node::GroupNode;
+pub use node::{GroupNode, MemberInfo};
 pub use records::{GroupProperties, Revocation, RevocationReason, SecurityData};
 pub use security::{GroupSecurity, MemberChange, SecurityConfig};

@@ -71,8 +71,22 @@ pub enum Command {
         /// Sign with the group key (the creator) instead of the local member's key.
         as_group: bool,
     },
-    /// Publish the local member's membership record again (after new credentials).
+    /// Publish the local member's membership record again.
     PublishMembership,
+    /// Take new credentials (renewal, role change): `chain` must end in a certificate for
+    /// the local identity; the membership record is republished with it.
+    SetCredentials(Chain),
+    /// Re-issue certificates to the members whose chains pass through `revoked` (an
+    /// inviter that was revoked), under the local member's certificate, with the same
+    /// role where the local role may issue it (member otherwise), valid `validity`; their
+    /// membership records are updated (an administrator may update any record), so they
+    /// are members again without a new invitation.
+    Reissue {
+        /// The revoked certificate.
+        revoked: CertId,
+        /// Validity of the new certificates (cut to the local certificate's).
+        validity: Duration,
+    },
     /// Simulation only: a hostile member pushes a record it crafted to every admitted
     /// peer, bypassing every local check.
     #[cfg(feature = "sim")]
@@ -137,6 +151,25 @@ impl ChannelBinding for SimBinding {
         let (a, b) = if me.node <= peer.node { (me.node, peer.node) } else { (peer.node, me.node) };
         sha256(&[b"peergroup sim exporter", a.as_bytes(), b.as_bytes()])
     }
+}
+
+/// One member, as [`GroupNode::members`] lists it.
+#[derive(Debug, Clone)]
+pub struct MemberInfo {
+    /// Its peer name.
+    pub peer: peergroup_base::PeerName,
+    /// Its role.
+    pub role: Role,
+    /// Valid from.
+    pub not_before: UnixTime,
+    /// Valid until.
+    pub not_after: UnixTime,
+    /// The revoked certificate of its chain, if any.
+    pub revoked: Option<CertId>,
+    /// Whether its presence record is held.
+    pub present: bool,
+    /// Its chain.
+    pub chain: VerifiedChain,
 }
 
 /// Admission counters.
@@ -323,9 +356,27 @@ impl<S: RecordStore> GroupNode<S> {
     fn on_hello(&mut self, now: Now, from: PeerAddr, bytes: &[u8], out: &mut Out) {
         let me = self.graph.addr();
         let exporter = self.binding.exporter(&me, &from);
-        let result = Hello::decode(bytes)
+        let mut result = Hello::decode(bytes)
             .map_err(GroupError::from)
             .and_then(|h| h.verify(self.graph.provider_mut(), from.node, &exporter, now.unix));
+        // A proof that failed only on dates or revocation: the member list may hold newer
+        // credentials for this peer (re-issued by an administrator).
+        if let Err(e) = &result
+            && (e.is_revoked()
+                || matches!(e, GroupError::Chain(crate::error::ChainError::Expired { .. })))
+        {
+            let graph = self.graph_id();
+            let (store, provider) = self.graph.store_and_provider_mut();
+            let view = View { store, now: now.unix };
+            let cx = peergroup_graph::proto::ProviderContext {
+                graph: &graph,
+                now: now.unix,
+                records: &view,
+            };
+            if let Ok(chain) = provider.admit_stored(&cx, from.node) {
+                result = Ok(chain);
+            }
+        }
         match result {
             Ok(chain) => {
                 self.send_hello(now, from, out);
@@ -371,7 +422,11 @@ impl<S: RecordStore> GroupNode<S> {
 
     /// Emits member changes; drops admitted peers a new revocation covers.
     fn after_security_change(&mut self, now: Now, out: &mut Out) {
+        let me = self.local().map(|l| l.identity.peer_name().clone());
         for c in self.graph.provider_mut().take_changes() {
+            if matches!(&c, MemberChange::Updated { peer, .. } if Some(peer) == me.as_ref()) {
+                self.adopt_reissued(now.unix);
+            }
             out.emit(Event::MemberChanged(c));
         }
         let revision = self.graph.provider().revision();
@@ -523,6 +578,140 @@ impl<S: RecordStore> GroupNode<S> {
         self.run_graph(now, Input::Command(GraphCommand::AddRecord(record)), out);
     }
 
+    fn set_credentials(&mut self, now: Now, chain: &Chain, out: &mut Out) {
+        let Some(identity) = self.local().map(|l| l.identity.clone()) else {
+            out.emit(Event::CommandFailed {
+                error: GroupError::InvalidArgument("not a member".into()),
+            });
+            return;
+        };
+        let mut cache = crate::chain::CertCache::default();
+        match LocalMember::new(identity, chain, &mut cache) {
+            Ok(local) if local.chain.group_key() == self.graph.provider().group_key() => {
+                self.graph.provider_mut().set_local(local);
+                self.publish_membership(now, out);
+            }
+            Ok(_) => out.emit(Event::CommandFailed {
+                error: GroupError::InvalidArgument("credentials of another group".into()),
+            }),
+            Err(error) => out.emit(Event::CommandFailed { error }),
+        }
+    }
+
+    /// Adopts credentials an administrator re-issued into our membership record.
+    fn adopt_reissued(&mut self, now: UnixTime) {
+        let Some(local) = self.local().cloned() else {
+            return;
+        };
+        let id = membership_id(local.identity.peer_name().authority());
+        let Some(rec) = self.graph.store().get(&id, now).ok().flatten() else {
+            return;
+        };
+        if rec.last_modifier() == local.identity.peer_name() {
+            return;
+        }
+        let Ok(chain) = crate::records::decode_membership(rec.payload()) else {
+            return;
+        };
+        if &chain != local.chain.chain() {
+            let mut cache = crate::chain::CertCache::default();
+            if let Ok(new) = LocalMember::new(local.identity.clone(), &chain, &mut cache) {
+                self.graph.provider_mut().set_local(new);
+            }
+        }
+    }
+
+    fn reissue(&mut self, now: Now, revoked: CertId, validity: Duration, out: &mut Out) {
+        let Some(local) = self.local().cloned() else {
+            out.emit(Event::CommandFailed {
+                error: GroupError::InvalidArgument("not a member".into()),
+            });
+            return;
+        };
+        if !local.role().is_admin() {
+            out.emit(Event::CommandFailed {
+                error: GroupError::RoleRequired { needed: Role::Administrator, held: local.role() },
+            });
+            return;
+        }
+        let memberships = self
+            .graph
+            .store()
+            .enumerate(&RecordFilter::Type(MEMBERSHIP_TYPE), now.unix)
+            .unwrap_or_default();
+        let mut serial_seed = 0u64;
+        for rec in memberships {
+            let Ok(chain) = crate::records::decode_membership(rec.payload()) else {
+                continue;
+            };
+            let Some(leaf) = chain.leaf() else {
+                continue;
+            };
+            // Beneath the revoked certificate, but not the revoked certificate itself.
+            if leaf.id() == revoked || !chain.certs().iter().any(|c| c.id() == revoked) {
+                continue;
+            }
+            let role = if local.role().may_issue(leaf.role()) { leaf.role() } else { Role::Member };
+            serial_seed += 1;
+            let serial = sha256(&[leaf.id().as_bytes(), &serial_seed.to_be_bytes()]);
+            let mut s16 = [0u8; 16];
+            s16.copy_from_slice(&serial[..16]);
+            let new = match local.issue(
+                *leaf.subject_key(),
+                leaf.subject_name().classifier(),
+                role,
+                validity,
+                now.unix,
+                s16,
+            ) {
+                Ok(c) => c,
+                Err(error) => {
+                    out.emit(Event::CommandFailed { error });
+                    continue;
+                }
+            };
+            let lifetime = self
+                .member_data_lifetime
+                .min(new.leaf().map_or(now.unix, |c| c.not_after()).saturating_since(now.unix));
+            let update = RecordUpdate {
+                id: rec.id(),
+                payload: Some(encode_membership(&new)),
+                set_attributes: Vec::new(),
+                remove_attributes: Vec::new(),
+                lifetime: Some(lifetime),
+            };
+            self.run_graph(now, Input::Command(GraphCommand::UpdateRecord(update)), out);
+        }
+    }
+
+    /// The members this node knows, from the membership records: role, validity, revoked or
+    /// not, present or not (a presence record of theirs is held).
+    pub fn members(&mut self, now: UnixTime) -> Vec<MemberInfo> {
+        let present: std::collections::HashSet<peergroup_base::PeerName> =
+            self.graph.nodes().into_iter().map(|n| n.peer).collect();
+        let graph = self.graph_id();
+        let (store, provider) = self.graph.store_and_provider_mut();
+        let view = View { store, now };
+        let cx = peergroup_graph::proto::ProviderContext { graph: &graph, now, records: &view };
+        let mut out = Vec::new();
+        for rec in store.enumerate(&RecordFilter::Type(MEMBERSHIP_TYPE), now).unwrap_or_default() {
+            let Some(chain) = provider.member_chain(&cx, rec.creator()) else {
+                continue;
+            };
+            let leaf = chain.leaf();
+            out.push(MemberInfo {
+                peer: rec.creator().clone(),
+                role: chain.role(),
+                not_before: leaf.not_before(),
+                not_after: leaf.not_after(),
+                revoked: provider.revoked_cert(&chain),
+                present: present.contains(rec.creator()),
+                chain,
+            });
+        }
+        out
+    }
+
     /// The chain of the local member.
     pub fn local_chain(&self) -> Option<&Chain> {
         self.local().map(|l| l.chain.chain())
@@ -575,6 +764,8 @@ impl<S: RecordStore> Protocol for GroupNode<S> {
                     self.revoke(now, target, target_not_after, reason, as_group, out)
                 }
                 Command::PublishMembership => self.publish_membership(now, out),
+                Command::SetCredentials(chain) => self.set_credentials(now, &chain, out),
+                Command::Reissue { revoked, validity } => self.reissue(now, revoked, validity, out),
                 #[cfg(feature = "sim")]
                 Command::AdversaryPush(record) => {
                     let targets: Vec<PeerAddr> =

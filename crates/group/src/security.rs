@@ -272,6 +272,22 @@ impl GroupSecurity {
         Ok(verified)
     }
 
+    /// Admits a peer by the membership record this node holds for it (MS-PPSEC 3.3: the
+    /// authenticator looks in its member list first): used when the chain the peer sent is
+    /// outdated — revoked or expired — but an administrator has re-issued its certificate.
+    pub fn admit_stored(
+        &mut self,
+        cx: &ProviderContext<'_>,
+        node: NodeId,
+    ) -> Result<VerifiedChain, GroupError> {
+        self.load(cx);
+        let who = node.authority();
+        let chain = self
+            .member(cx, &who)?
+            .ok_or_else(|| GroupError::InvalidArgument("no membership record".into()))?;
+        self.admit_chain(&chain.chain().clone(), node, cx.now)
+    }
+
     /// Forgets an admitted peer (connection closed).
     pub fn forget_peer(&mut self, node: &NodeId) {
         self.admitted.remove(node);

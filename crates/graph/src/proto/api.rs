@@ -300,6 +300,9 @@ pub struct Counters {
     pub copies_received: u64,
     /// Full presence record copies received.
     pub presence_copies_received: u64,
+    /// Copies of the security provider's security records received (not in
+    /// `copies_received`).
+    pub security_copies_received: u64,
     /// Wire bytes (body only) of the records received, presence excluded.
     pub copy_bytes_received: u64,
     /// Copies of records this node already held.

@@ -71,6 +71,8 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         };
         if record.record_type() == PRESENCE_TYPE {
             self.counters.presence_copies_received += 1;
+        } else if self.provider.security_record_types().contains(&record.record_type()) {
+            self.counters.security_copies_received += 1;
         } else {
             self.counters.copies_received += 1;
             self.counters.copy_bytes_received += record.encoded_len() as u64;

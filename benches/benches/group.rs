@@ -1,0 +1,231 @@
+//! Grouping security on one core (`proto-specs/group.md` §10): one JSON line per figure.
+//!
+//! * `ed25519_verify_per_sec`: ring's Ed25519 verification of distinct messages — the
+//!   physical limit every other figure is compared with, measured in the same run.
+//! * `gmc_verify_per_sec`: distinct membership certificates verified per second (a member
+//!   chain whose shared part is cached: one signature per certificate), and its ratio to
+//!   the verify rate (target ≥ 0.90).
+//! * `record_validate_per_sec`: data records validated by `GroupSecurity` with a warm
+//!   certificate cache (signature, membership lookup, roles, validity, revocation rule),
+//!   and its ratio (target ≥ 0.85).
+//! * `join_validate_ms`: a new node validating the membership records of 1,000 and 30,000
+//!   members from scratch (each: its chain's new certificate and the record's signature),
+//!   median of 3 (targets ≤ 100 ms and ≤ 3 s).
+//!
+//! Run with `cargo bench -p peergroup-benches --bench group`. `GROUP_BENCH_N` sets the
+//! sample size of the rate figures (default 20,000).
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)]
+
+use std::time::{Duration, Instant};
+
+use peergroup_base::UnixTime;
+use peergroup_graph::proto::{ProviderContext, RecordLookup, SecurityProvider, Validation};
+use peergroup_graph::record::{Record, RecordBuilder, RecordLimits};
+use peergroup_graph::store::{MemStore, RecordStore};
+use peergroup_graph::{Hlc, RecordFilter, RecordId, RecordType};
+use peergroup_group::group::membership_record;
+use peergroup_group::records::SecurityData;
+use peergroup_group::{
+    CertCache, CreateOptions, GroupKey, GroupSecurity, LocalMember, Role, Verifier, create_group,
+};
+use peergroup_identity::Identity;
+use serde_json::json;
+
+const T0: UnixTime = UnixTime::from_secs(1_800_000_000);
+
+struct View<'a>(&'a MemStore);
+
+impl RecordLookup for View<'_> {
+    fn get(&self, id: &RecordId) -> Option<Record> {
+        self.0.get(id, T0).ok().flatten()
+    }
+    fn enumerate(&self, f: &RecordFilter) -> Vec<Record> {
+        self.0.enumerate(f, T0).unwrap_or_default()
+    }
+}
+
+fn seed(i: u64, tag: u8) -> [u8; 32] {
+    let mut s = [tag; 32];
+    s[..8].copy_from_slice(&i.to_be_bytes());
+    s
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let n: usize =
+        std::env::var("GROUP_BENCH_N").ok().and_then(|s| s.parse().ok()).unwrap_or(20_000);
+    let creator = Identity::from_seed([1; 32], "creator", "").unwrap();
+    let group = create_group(
+        &creator,
+        GroupKey::from_seed([2; 32]).unwrap(),
+        &CreateOptions::new("bench"),
+        T0,
+        [[1; 16], [2; 16]],
+    )
+    .unwrap();
+    let admin = group.creator.clone();
+    let inviter_id = Identity::from_seed([3; 32], "inviter", "").unwrap();
+    let inviter_chain = admin
+        .issue(
+            inviter_id.public_key(),
+            inviter_id.peer_name().classifier(),
+            Role::InvitingMember,
+            Duration::from_secs(86_400 * 365),
+            T0,
+            [3; 16],
+        )
+        .unwrap();
+    let inviter = LocalMember::new(inviter_id, &inviter_chain, &mut CertCache::default()).unwrap();
+
+    // members: identities and chains (set-up, not timed)
+    let members_needed = n.max(30_000);
+    let mut members: Vec<LocalMember> = Vec::with_capacity(members_needed);
+    for i in 0..members_needed as u64 {
+        let id = Identity::from_seed(seed(i, 7), "m", "").unwrap();
+        let chain = inviter
+            .issue(
+                id.public_key(),
+                id.peer_name().classifier(),
+                Role::Member,
+                Duration::from_secs(86_400 * 30),
+                T0,
+                [0; 16],
+            )
+            .unwrap();
+        members.push(LocalMember {
+            identity: id,
+            chain: chain.verify(&mut CertCache::default(), None).unwrap(),
+        });
+    }
+
+    // 1. the verify rate
+    let msgs: Vec<(Vec<u8>, [u8; 64])> = (0..n)
+        .map(|i| {
+            let m = format!("message {i}").into_bytes();
+            let s = creator.sign(&m);
+            (m, s)
+        })
+        .collect();
+    let key = creator.public_key();
+    let mut rates = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let mut ok = 0;
+        for (m, s) in &msgs {
+            ok += usize::from(peergroup_identity::verify_signature(&key, m, s));
+        }
+        assert_eq!(ok, n);
+        rates.push(n as f64 / t.elapsed().as_secs_f64());
+    }
+    let verify_rate = median(rates);
+    println!("{}", json!({ "figure": "ed25519_verify_per_sec", "n": n, "value": verify_rate }));
+
+    // 2. distinct GMC verifications
+    let mut rates = Vec::new();
+    for _ in 0..3 {
+        let mut cache = CertCache::default();
+        members[0].chain.chain().verify(&mut cache, None).unwrap(); // the shared part, warm
+        let before = cache.verifications();
+        let t = Instant::now();
+        for m in &members[..n] {
+            m.chain.chain().verify(&mut cache, Some(T0)).unwrap();
+        }
+        let dt = t.elapsed().as_secs_f64();
+        assert_eq!(cache.verifications() - before, n as u64 - 1);
+        rates.push(n as f64 / dt);
+    }
+    let gmc_rate = median(rates);
+    println!(
+        "{}",
+        json!({ "figure": "gmc_verify_per_sec", "n": n, "value": gmc_rate, "ratio_to_verify": gmc_rate / verify_rate })
+    );
+
+    // 3. record validation with a warm cache
+    let graph = group.graph.clone();
+    let mut store = MemStore::new(RecordLimits::default());
+    store.apply(&group.properties_record, T0).unwrap();
+    let writers = &members[..100];
+    for m in writers {
+        store
+            .apply(
+                &membership_record(m, &graph, Duration::from_secs(86_400), Hlc::new(T0, 0, 1), T0)
+                    .unwrap(),
+                T0,
+            )
+            .unwrap();
+    }
+    let data_type = RecordType::from_u128(0x42);
+    let records: Vec<Record> = (0..n)
+        .map(|i| {
+            let m = &writers[i % writers.len()];
+            let r = RecordBuilder::new(
+                data_type,
+                RecordId::from_u128(i as u128 + 1),
+                m.identity.peer_name().clone(),
+                Hlc::new(T0, i as u32, 1),
+                T0.saturating_add(Duration::from_secs(3600)),
+            )
+            .payload(vec![1; 100])
+            .build(&RecordLimits::default())
+            .unwrap();
+            let signature = m.identity.sign(&r.signing_bytes(&graph));
+            r.with_security_data(
+                &SecurityData::Member { cert: m.chain.leaf().id(), signature }.encode(),
+                &RecordLimits::default(),
+            )
+            .unwrap()
+        })
+        .collect();
+    let mut rates = Vec::new();
+    for _ in 0..3 {
+        let mut sec = GroupSecurity::new(group.root(), None, None, Verifier::new());
+        let view = View(&store);
+        let cx = ProviderContext { graph: &graph, now: T0, records: &view };
+        // warm: one record per writer
+        for r in &records[..writers.len()] {
+            assert_eq!(sec.validate(&cx, r), Validation::Accept);
+        }
+        let t = Instant::now();
+        for r in &records {
+            assert_eq!(sec.validate(&cx, r), Validation::Accept);
+        }
+        rates.push(n as f64 / t.elapsed().as_secs_f64());
+    }
+    let rec_rate = median(rates);
+    println!(
+        "{}",
+        json!({ "figure": "record_validate_per_sec", "n": n, "value": rec_rate, "ratio_to_verify": rec_rate / verify_rate })
+    );
+
+    // 4. a new node validates the memberships of 1,000 and 30,000 members
+    for count in [1_000usize, 30_000] {
+        let memberships: Vec<Record> = members[..count]
+            .iter()
+            .map(|m| {
+                membership_record(m, &graph, Duration::from_secs(86_400), Hlc::new(T0, 0, 1), T0)
+                    .unwrap()
+            })
+            .collect();
+        let empty = MemStore::new(RecordLimits::default());
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            let mut sec = GroupSecurity::new(group.root(), None, None, Verifier::new());
+            let view = View(&empty);
+            let cx = ProviderContext { graph: &graph, now: T0, records: &view };
+            let t = Instant::now();
+            for r in &memberships {
+                assert_eq!(sec.validate(&cx, r), Validation::Accept);
+            }
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        let ms = median(times);
+        println!(
+            "{}",
+            json!({ "figure": "join_validate_ms", "members": count, "value": ms, "signatures_per_member": 2, "floor_ms_at_measured_verify_rate": count as f64 * 2.0 / verify_rate * 1e3 })
+        );
+    }
+}
