@@ -202,6 +202,10 @@ struct PeerState {
 
 /// Messages held per peer while admission runs.
 const MAX_QUEUED: usize = 256;
+/// How long a refused peer gets no graph traffic from this node.
+const REFUSAL_HOLD: Duration = Duration::from_secs(60);
+/// Refused peers remembered at most.
+const MAX_REFUSED_REMEMBERED: usize = 10_000;
 
 type GraphOut = Outbox<GraphMessage, GraphEvent, GraphTimer>;
 type Out = Outbox<Message, Event, Timer>;
@@ -226,6 +230,11 @@ pub struct GroupNode<S: RecordStore> {
     graph: GraphNode<S, GroupSecurity>,
     binding: Box<dyn ChannelBinding>,
     peers: HashMap<NodeId, PeerState>,
+    /// Peers refused recently: no graph traffic is started with them until then (their
+    /// own hellos are still checked, so re-issued credentials are taken at once).
+    refused_until: HashMap<NodeId, Instant>,
+    /// Graph connections to refused peers, answered with `PeerDown` after the current input.
+    doomed: Vec<PeerAddr>,
     scratch: GraphOut,
     revision: u64,
     member_data_lifetime: Duration,
@@ -249,6 +258,8 @@ impl<S: RecordStore> GroupNode<S> {
             graph,
             binding,
             peers: HashMap::new(),
+            refused_until: HashMap::new(),
+            doomed: Vec::new(),
             scratch: Outbox::new(),
             revision: 0,
             member_data_lifetime,
@@ -320,9 +331,19 @@ impl<S: RecordStore> GroupNode<S> {
         }
         self.scratch = scratch;
         self.after_security_change(now, out);
+        let doomed = std::mem::take(&mut self.doomed);
+        for p in doomed {
+            self.run_graph(now, Input::PeerDown(p), out);
+        }
     }
 
     fn send_graph(&mut self, now: Now, to: PeerAddr, msg: GraphMessage, out: &mut Out) {
+        if self.refused_until.get(&to.node).is_some_and(|t| *t > now.instant) {
+            if !self.doomed.contains(&to) {
+                self.doomed.push(to);
+            }
+            return;
+        }
         let peer = self.peers.entry(to.node).or_default();
         peer.addr = Some(to);
         if peer.admitted {
@@ -387,6 +408,7 @@ impl<S: RecordStore> GroupNode<S> {
                 }
                 peer.admitted = true;
                 self.counters.admitted += 1;
+                self.refused_until.remove(&from.node);
                 out.emit(Event::PeerAdmitted { peer: from, role: chain.role() });
                 let queued = std::mem::take(&mut peer.out);
                 let inbound = std::mem::take(&mut peer.inbound);
@@ -408,6 +430,13 @@ impl<S: RecordStore> GroupNode<S> {
         out.emit(Event::AuthenticationFailed { peer, reason, local: true, detail });
         self.forget(&peer.node);
         self.peers.entry(peer.node).or_default().refused = true;
+        if self.refused_until.len() >= MAX_REFUSED_REMEMBERED {
+            self.refused_until.retain(|_, t| *t > now.instant);
+            if self.refused_until.len() >= MAX_REFUSED_REMEMBERED {
+                self.refused_until.clear();
+            }
+        }
+        self.refused_until.insert(peer.node, now.instant + REFUSAL_HOLD);
         if was_admitted {
             self.counters.dropped_revoked += 1;
         }
@@ -734,6 +763,9 @@ impl<S: RecordStore> Protocol for GroupNode<S> {
                 Message::Hello(b) => self.on_hello(now, from, &b, out),
                 Message::Refused(code) => {
                     self.counters.refused_by_peer += 1;
+                    // Do not knock again at once: the peer will refuse again until our
+                    // credentials change.
+                    self.refused_until.insert(from.node, now.instant + REFUSAL_HOLD);
                     out.emit(Event::AuthenticationFailed {
                         peer: from,
                         reason: Refusal::from_code(code),
@@ -759,7 +791,13 @@ impl<S: RecordStore> Protocol for GroupNode<S> {
                 }
             },
             Input::Command(c) => match c {
-                Command::Graph(g) => self.run_graph(now, Input::Command(g), out),
+                Command::Graph(g) => {
+                    // An explicit connect tries again at once, even a peer that refused us.
+                    if let GraphCommand::Connect(p) = &g {
+                        self.refused_until.remove(&p.node);
+                    }
+                    self.run_graph(now, Input::Command(g), out)
+                }
                 Command::Revoke { target, target_not_after, reason, as_group } => {
                     self.revoke(now, target, target_not_after, reason, as_group, out)
                 }

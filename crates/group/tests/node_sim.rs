@@ -150,6 +150,11 @@ fn members_connect_strangers_are_refused_and_revocation_cuts_and_reissue_restore
         Command::Reissue { revoked: leaf.id(), validity: Duration::from_secs(30 * 86_400) },
     );
     sim.run_for(Duration::from_secs(5)).unwrap();
+    // Alice connects again (her own node holds off knocking where she was refused): the
+    // creator admits her by the re-issued membership it holds, and she adopts it.
+    let to = addr(&sim, c);
+    sim.command(a, Command::Graph(GraphCommand::Connect(to)));
+    sim.run_for(Duration::from_secs(5)).unwrap();
     let now = sim.now_full().unix;
     let a_chain = sim.node_state(a).unwrap().local_chain().unwrap().clone();
     assert_eq!(a_chain.certs().len(), 3, "alice now hangs under the creator");
@@ -157,9 +162,6 @@ fn members_connect_strangers_are_refused_and_revocation_cuts_and_reissue_restore
     assert!(
         members.iter().find(|m| m.peer == *f.alice.identity.peer_name()).unwrap().revoked.is_none()
     );
-    let to = addr(&sim, c);
-    sim.command(a, Command::Graph(GraphCommand::Connect(to)));
-    sim.run_for(Duration::from_secs(5)).unwrap();
     let r3 = publish(&mut sim, a, 3);
     sim.run_for(Duration::from_secs(5)).unwrap();
     assert!(holds(&sim, c, r3) && holds(&sim, k, r3), "re-issued alice writes again");

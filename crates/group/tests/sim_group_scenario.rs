@@ -6,7 +6,7 @@ use peergroup_group::scenario::{Params, run};
 
 #[test]
 fn small_group_with_revocations_and_hostile_nodes_converges() {
-    let mut p = Params::new(40, 300, 4);
+    let mut p = Params::new(30, 200, 4);
     p.seed = 7;
     let r = run(&p);
     println!("{}", serde_json::to_string_pretty(&r).unwrap());
