@@ -36,8 +36,9 @@
 //! * `replicas_disagree`: live members whose records (presence excluded) differ from the
 //!   creator's, by id and digest. Must be 0.
 //! * `forged_accepted`, `nonmember_admitted`: must be 0.
-//! * `copies_per_delivery`: full record copies received by live members per delivery
-//!   (the graph's own figure is the comparison).
+//! * `copies_per_delivery`: full record copies received per delivery by the live members
+//!   present during publishing (the graph scenario's population and figure);
+//!   `join_copies_per_record`: copies a late joiner received per record it holds.
 //! * `signature_verifications`, `chain_cache_hits`: summed over nodes (verifications are
 //!   counted per node; the simulator memoises verdicts across nodes to save wall time, see
 //!   [`Verifier`]).
@@ -178,8 +179,11 @@ pub struct Report {
     pub refusals: BTreeMap<String, u64>,
     /// Records purged after revocations, summed over nodes.
     pub records_purged: u64,
-    /// Full record copies received by live members per delivery.
+    /// Full record copies received per delivery by the live members present while records
+    /// were published (late joiners apart: the population of the graph's own figure).
     pub copies_per_delivery: f64,
+    /// Full record copies a late joiner received per record it holds (its catch-up).
+    pub join_copies_per_record: f64,
     /// Signature verifications, summed over nodes.
     pub signature_verifications: u64,
     /// Certificate checks answered by the cache, summed over nodes.
@@ -742,6 +746,9 @@ pub fn run(params: &Params) -> Report {
     let mut accepted_after_rule = 0u64;
     let mut forged_accepted = 0u64;
     let mut held: HashMap<RecordId, u32> = HashMap::new();
+    // Holders among the members present while records were published (not late joiners):
+    // the graph scenario's population, for copies per delivery.
+    let mut held_present: HashMap<RecordId, u32> = HashMap::new();
     let mut should_keep: HashSet<RecordId> = HashSet::new();
     let mut standing = 0usize;
     for (_, p, id) in &plan {
@@ -763,6 +770,9 @@ pub fn run(params: &Params) -> Report {
             }
             if r.record_type() == SCENARIO_TYPE {
                 *held.entry(r.id()).or_default() += 1;
+                if !late_set.contains(&i) {
+                    *held_present.entry(r.id()).or_default() += 1;
+                }
                 if revoked_names.contains(r.last_modifier()) {
                     if stand.contains(&d) {
                         if i == 0 {
@@ -789,6 +799,7 @@ pub fn run(params: &Params) -> Report {
     let writer: HashMap<RecordId, usize> = plan.iter().map(|(_, p, id)| (*id, *p)).collect();
     let mut expected = 0u64;
     let mut delivered = 0u64;
+    let mut delivered_present = 0u64;
     for id in &should_keep {
         let w = writer.get(id).copied();
         let holders = u64::from(held.get(id).copied().unwrap_or(0));
@@ -796,6 +807,8 @@ pub fn run(params: &Params) -> Report {
         let pairs = live.len() as u64 - u64::from(writer_live);
         expected += pairs;
         delivered += holders.saturating_sub(u64::from(writer_live)).min(pairs);
+        let present = u64::from(held_present.get(id).copied().unwrap_or(0));
+        delivered_present += present.saturating_sub(u64::from(writer_live));
     }
     let t = tracker.borrow();
     // join times: connect → last should-keep record added
@@ -831,6 +844,8 @@ pub fn run(params: &Params) -> Report {
         }
     }
     let mut copies = 0u64;
+    let mut join_copies = 0u64;
+    let mut join_held = 0u64;
     let mut verifications = 0u64;
     let mut hits = 0u64;
     let mut purged = 0u64;
@@ -839,7 +854,17 @@ pub fn run(params: &Params) -> Report {
         verifications += s.security().cache().verifications();
         hits += s.security().cache().hits;
         purged += s.security().counters().purged;
-        if !revoked[i] {
+        if revoked[i] {
+            continue;
+        }
+        if late_set.contains(&i) {
+            join_copies += s.graph().counters().copies_received;
+            join_held += s
+                .graph()
+                .store()
+                .enumerate(&RecordFilter::Type(SCENARIO_TYPE), now_unix)
+                .map_or(0, |v| v.len() as u64);
+        } else {
             copies += s.graph().counters().copies_received;
         }
     }
@@ -865,7 +890,16 @@ pub fn run(params: &Params) -> Report {
         nonmember_admitted: t.nonmember_admitted,
         refusals: t.refusals.clone(),
         records_purged: purged,
-        copies_per_delivery: if delivered == 0 { 0.0 } else { copies as f64 / delivered as f64 },
+        copies_per_delivery: if delivered_present == 0 {
+            0.0
+        } else {
+            copies as f64 / delivered_present as f64
+        },
+        join_copies_per_record: if join_held == 0 {
+            0.0
+        } else {
+            join_copies as f64 / join_held as f64
+        },
         signature_verifications: verifications,
         chain_cache_hits: hits,
         deferred_max,

@@ -69,9 +69,11 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 return Verdict::Rejected;
             }
         };
+        let security = self.provider.security_record_types().contains(&record.record_type());
+        self.duplicate_was_security = security;
         if record.record_type() == PRESENCE_TYPE {
             self.counters.presence_copies_received += 1;
-        } else if self.provider.security_record_types().contains(&record.record_type()) {
+        } else if security {
             self.counters.security_copies_received += 1;
         } else {
             self.counters.copies_received += 1;
@@ -246,11 +248,15 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         let announcement = Announcement::of(record, hops);
         let mut eager = Vec::new();
         let mut queued = false;
+        // Security records (memberships, revocations) go eagerly to every neighbour
+        // (§7.2): they are rare, and a revocation cuts links of the tree it would
+        // otherwise travel on.
+        let urgent = self.provider.security_record_types().contains(&record.record_type());
         for l in self.neighbours.values_mut() {
             if except.is_some_and(|e| e.node == l.peer.node) {
                 continue;
             }
-            if l.eager {
+            if l.eager || urgent {
                 eager.push(l.peer);
             } else if announce {
                 l.announce.push(announcement);
@@ -381,9 +387,11 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             Verdict::Duplicate => {
                 // A redundant eager link: prune it (PlumTree §3.6) — unless it is a link
                 // of the beacon tree, which duplicates during a tree change do not undo,
-                // or the repair link of a node cut off from its parent.
+                // or the repair link of a node cut off from its parent. Duplicates of
+                // security records, pushed to every neighbour, say nothing about the tree.
                 let parent = self.parent;
-                if let Some(l) = self.neighbours.get_mut(&from.node)
+                if !std::mem::take(&mut self.duplicate_was_security)
+                    && let Some(l) = self.neighbours.get_mut(&from.node)
                     && l.eager
                     && !l.child
                     && !(l.repair && parent.is_none())

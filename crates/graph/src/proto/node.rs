@@ -133,6 +133,8 @@ pub struct GraphNode<S, P> {
     /// The provider asked for the deferred records to be validated again (done at the
     /// end of the current input, never recursively).
     pub(crate) retry_requested: bool,
+    /// The last record received was a security record (its duplicates do not prune).
+    pub(crate) duplicate_was_security: bool,
     pub(crate) rejected: VecDeque<(RecordId, DigestTag)>,
     pub(crate) rejected_set: HashSet<(RecordId, DigestTag)>,
     /// Custody copies received and not yet forwarded (their tree copy has not come).
@@ -179,6 +181,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             announce_armed: false,
             deferred: BTreeMap::new(),
             retry_requested: false,
+            duplicate_was_security: false,
             rejected: VecDeque::new(),
             rejected_set: HashSet::new(),
             custody: VecDeque::new(),
