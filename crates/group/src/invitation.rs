@@ -30,6 +30,34 @@ pub const FRIENDLY_NAME_HEADER: &str = "Friendly-Name";
 /// Largest binary body accepted.
 pub const MAX_INVITATION_BYTES: usize = 1 + 2 + MAX_CLOUD_BYTES + 2 + 1020 + 4 + MAX_CHAIN_BYTES;
 
+/// What an invitation grants.
+#[derive(Debug, Clone)]
+pub struct InviteOptions {
+    /// The role (default member).
+    pub role: Role,
+    /// Validity from now (default 365 days; cut to the issuer's own certificate).
+    pub validity: Duration,
+    /// The new certificate's serial (random, chosen by the caller).
+    pub serial: [u8; 16],
+    /// The group's PNRP cloud.
+    pub cloud: String,
+    /// The group's friendly name.
+    pub friendly_name: String,
+}
+
+impl InviteOptions {
+    /// A member invitation in `cloud`, valid for the default 365 days.
+    pub fn member(cloud: &str, serial: [u8; 16]) -> Self {
+        InviteOptions {
+            role: Role::Member,
+            validity: crate::group::DEFAULT_INVITATION_VALIDITY,
+            serial,
+            cloud: cloud.to_owned(),
+            friendly_name: String::new(),
+        }
+    }
+}
+
 /// A decoded invitation whose chain verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invitation {
@@ -42,31 +70,31 @@ pub struct Invitation {
 }
 
 impl Invitation {
-    /// Creates an invitation for `invitee` with `role`, valid `validity` from `now` (never
-    /// beyond `issuer`'s own certificate).
+    /// Creates an invitation for `invitee` (see [`InviteOptions`]) at `now`.
     pub fn create(
         issuer: &LocalMember,
         invitee: &IdentityInfo,
-        role: Role,
-        validity: Duration,
+        options: &InviteOptions,
         now: UnixTime,
-        serial: [u8; 16],
-        cloud: &str,
-        friendly_name: &str,
     ) -> Result<Invitation, GroupError> {
+        let cloud = options.cloud.as_str();
         if cloud.is_empty() || cloud.len() > MAX_CLOUD_BYTES {
             return Err(GroupError::InvalidArgument("the cloud name is 1 to 254 bytes".into()));
         }
         let chain = issuer.issue(
             invitee.public_key(),
             invitee.peer_name().classifier(),
-            role,
-            validity,
+            options.role,
+            options.validity,
             now,
-            serial,
+            options.serial,
         )?;
         let chain = chain.verify(&mut CertCache::default(), None)?;
-        Ok(Invitation { cloud: cloud.to_owned(), friendly_name: friendly_name.to_owned(), chain })
+        Ok(Invitation {
+            cloud: cloud.to_owned(),
+            friendly_name: options.friendly_name.clone(),
+            chain,
+        })
     }
 
     /// The group's peer name.

@@ -533,7 +533,7 @@ impl<S: RecordStore> GroupNode<S> {
             if !matches!(SecurityData::decode(r.security_data()), Ok(SecurityData::Member { .. })) {
                 continue;
             }
-            let who = r.last_modifier().authority().clone();
+            let who = *r.last_modifier().authority();
             let through = *chains.entry(who).or_insert_with(|| {
                 provider
                     .member_chain(&cx, r.last_modifier())

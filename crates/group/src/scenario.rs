@@ -253,17 +253,16 @@ impl Tracker {
                     self.late_adds[k].entry(*id).or_insert(at);
                 }
             }
-            Event::PeerAdmitted { peer, .. } => {
+            Event::PeerAdmitted { peer, .. }
                 if self.honest.get(i).copied().unwrap_or(false)
-                    && self.hostile_nodes.contains(&peer.node)
-                {
-                    self.nonmember_admitted += 1;
-                }
+                    && self.hostile_nodes.contains(&peer.node) =>
+            {
+                self.nonmember_admitted += 1;
             }
-            Event::AuthenticationFailed { reason, local: true, .. } => {
-                if self.honest.get(i).copied().unwrap_or(false) {
-                    *self.refusals.entry(reason.to_string()).or_default() += 1;
-                }
+            Event::AuthenticationFailed { reason, local: true, .. }
+                if self.honest.get(i).copied().unwrap_or(false) =>
+            {
+                *self.refusals.entry(reason.to_string()).or_default() += 1;
             }
             _ => {}
         }
@@ -297,7 +296,7 @@ pub fn run(params: &Params) -> Report {
     };
     let t0_unix = sim_config.start_unix;
     let mut sim: Sim<Node> = Sim::new(sim_config);
-    let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ 0x6772_6f75_70);
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ 0x0067_726f_7570);
     let memo = SignatureMemo::new();
     let issued_at = UnixTime::from_millis(t0_unix.as_millis().saturating_sub(30 * 86_400_000));
     let year = Duration::from_secs(365 * 86_400);
@@ -522,7 +521,7 @@ pub fn run(params: &Params) -> Report {
 
     // 2. join
     let join_gap = Duration::from_secs_f64(1.0 / params.join_rate.max(1e-3));
-    for i in 1..n {
+    for (i, &node) in nodes.iter().enumerate().skip(1) {
         if late_set.contains(&i) {
             continue;
         }
@@ -532,7 +531,7 @@ pub fn run(params: &Params) -> Report {
         }
         sim.schedule_command(
             Instant::ZERO + join_gap.mul_f64(i as f64),
-            nodes[i],
+            node,
             Command::Graph(GraphCommand::Connect(addrs[contact])),
         );
     }

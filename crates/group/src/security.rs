@@ -405,7 +405,7 @@ impl GroupSecurity {
         if self.members.len() >= self.config.max_cached_members {
             self.members.clear();
         }
-        self.members.insert(who.clone(), MemberEntry { digest, chain: chain.clone() });
+        self.members.insert(*who, MemberEntry { digest, chain: chain.clone() });
         Ok(Some(chain))
     }
 
@@ -469,7 +469,7 @@ impl GroupSecurity {
                 return Ok(Validation::Accept);
             }
             SecurityData::Member { cert, signature } => {
-                let signer = r.last_modifier().authority().clone();
+                let signer = *r.last_modifier().authority();
                 let self_introduced =
                     t == MEMBERSHIP_TYPE && r.creator() == r.last_modifier() && !r.is_deleted();
                 let chain = if self_introduced {
@@ -493,7 +493,7 @@ impl GroupSecurity {
                 "the signer's certificate is not for the record's last modifier",
             ));
         }
-        if !self.signature_ok(&leaf.subject_key().to_owned(), cx, r, &signature) {
+        if !self.signature_ok(leaf.subject_key(), cx, r, &signature) {
             self.counters.refused_signature += 1;
             return Err(GroupError::SignatureInvalid);
         }
@@ -631,11 +631,7 @@ impl GroupSecurity {
             .iter()
             .filter_map(|m| {
                 let chain = decode_membership(m.payload()).ok()?;
-                chain
-                    .certs()
-                    .iter()
-                    .any(|c| c.id() == target)
-                    .then(|| m.creator().authority().clone())
+                chain.certs().iter().any(|c| c.id() == target).then(|| *m.creator().authority())
             })
             .collect();
         if affected.is_empty() {
@@ -668,7 +664,7 @@ impl GroupSecurity {
 
     /// The member-list events for a stored membership record.
     fn note_membership(&mut self, cx: &ProviderContext<'_>, r: &Record) {
-        let who = r.creator().authority().clone();
+        let who = *r.creator().authority();
         let known = self.members.contains_key(&who);
         if let Ok(Some(chain)) = self.member(cx, &who) {
             let peer = r.creator().clone();

@@ -40,12 +40,15 @@ pub fn armour_document(kind: DocumentKind, headers: &[(&str, &str)], binary: &[u
     armour::armour(kind, headers, binary)
 }
 
+/// The headers of an armoured document, `(name, value)` in order.
+pub type ArmourHeaders = Vec<(String, String)>;
+
 /// Reads an armoured document of `kind`: its headers and binary body. Size-limited to
 /// [`MAX_DOCUMENT_BYTES`]; never panics.
 pub fn dearmour_document(
     kind: DocumentKind,
     text: &str,
-) -> Result<(Vec<(String, String)>, Vec<u8>), IdentityError> {
+) -> Result<(ArmourHeaders, Vec<u8>), IdentityError> {
     let a = armour::dearmour(kind, text)?;
     Ok((a.headers, a.binary))
 }
