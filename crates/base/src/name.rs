@@ -85,7 +85,9 @@ impl Classifier {
         if s.is_empty() {
             return Err(NameError::EmptyClassifier);
         }
-        let normalised: String = s.nfc().collect();
+        // ASCII is its own NFC: skip the normaliser (the common case, and a hot path of
+        // every record and certificate decode).
+        let normalised: String = if s.is_ascii() { s.to_owned() } else { s.nfc().collect() };
         let mut chars = 0usize;
         for (position, c) in normalised.chars().enumerate() {
             if c.is_control() {

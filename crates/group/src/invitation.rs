@@ -6,8 +6,10 @@
 //! Binary body: `version: u8 = 1` ‖ cloud (`u16` length ‖ UTF-8, ≤ 254 bytes) ‖ group
 //! friendly name (`u16` ‖ UTF-8, ≤ 1,020 bytes) ‖ chain (`u32` length ‖ chain). Armoured
 //! as `-----BEGIN PEERGROUP GROUP INVITATION-----` with the informational headers
-//! `Group-Peer-Name`, `Invitee` and (if not empty) `Friendly-Name`, checked against the
-//! body when present.
+//! `Group-Peer-Name`, `Invitee` and (if not empty) `Friendly-Name`; the first two are
+//! checked against the body when present (the friendly name is for people only). A body
+//! is at most [`MAX_ARMOURED_BODY_BYTES`] so that its armoured text stays within the
+//! document limit.
 
 use std::time::Duration;
 
@@ -27,6 +29,9 @@ pub const GROUP_HEADER: &str = "Group-Peer-Name";
 pub const INVITEE_HEADER: &str = "Invitee";
 /// The `Friendly-Name` header.
 pub const FRIENDLY_NAME_HEADER: &str = "Friendly-Name";
+/// Largest body [`Invitation::create`] produces: its armoured text (base64, headers)
+/// stays under the 16 KiB document limit.
+pub const MAX_ARMOURED_BODY_BYTES: usize = 10 * 1024;
 /// Largest binary body accepted.
 pub const MAX_INVITATION_BYTES: usize = 1 + 2 + MAX_CLOUD_BYTES + 2 + 1020 + 4 + MAX_CHAIN_BYTES;
 
@@ -90,11 +95,21 @@ impl Invitation {
             options.serial,
         )?;
         let chain = chain.verify(&mut CertCache::default(), None)?;
-        Ok(Invitation {
-            cloud: cloud.to_owned(),
-            friendly_name: options.friendly_name.clone(),
-            chain,
-        })
+        let friendly = &options.friendly_name;
+        if friendly.chars().count() > crate::records::MAX_GROUP_FRIENDLY_NAME_CHARS
+            || friendly.chars().any(char::is_control)
+        {
+            return Err(GroupError::InvalidArgument(
+                "the friendly name is at most 255 characters, without control characters".into(),
+            ));
+        }
+        let inv = Invitation { cloud: cloud.to_owned(), friendly_name: friendly.clone(), chain };
+        if inv.to_binary().len() > MAX_ARMOURED_BODY_BYTES {
+            return Err(GroupError::InvalidArgument(format!(
+                "the invitation would be more than {MAX_ARMOURED_BODY_BYTES} bytes (chain too long)"
+            )));
+        }
+        Ok(inv)
     }
 
     /// The group's peer name.

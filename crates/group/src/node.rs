@@ -223,6 +223,11 @@ impl<S: RecordStore> RecordLookup for View<'_, S> {
     fn enumerate(&self, filter: &RecordFilter) -> Vec<Record> {
         self.store.enumerate(filter, self.now).unwrap_or_default()
     }
+    fn all_with_tombstones(&self) -> Vec<Record> {
+        self.store
+            .sync_records(&peergroup_graph::SyncRange::ALL, usize::MAX, self.now)
+            .unwrap_or_default()
+    }
 }
 
 /// One group member's core. See the [module docs](self).
@@ -525,7 +530,8 @@ impl<S: RecordStore> GroupNode<S> {
         let cx = peergroup_graph::proto::ProviderContext { graph: &graph, now, records: &view };
         let mut chains: HashMap<peergroup_base::Authority, bool> = HashMap::new();
         let mut stand = Vec::new();
-        let all = store.enumerate(&RecordFilter::All, now).unwrap_or_default();
+        // Tombstones included: a deletion by the revoked subtree stands only if listed.
+        let all = view.all_with_tombstones();
         for r in all {
             if r.record_type() == PROPERTIES_TYPE {
                 continue;
@@ -598,10 +604,8 @@ impl<S: RecordStore> GroupNode<S> {
             stand,
         };
         let lifetime = target_not_after.saturating_since(now.unix).max(Duration::from_secs(1));
-        let lifetime = match &revoker {
-            Some(c) => lifetime.min(c.leaf().not_after().saturating_since(now.unix)),
-            None => lifetime,
-        };
+        // A revocation lives as long as its target, whatever the revoker's own validity:
+        // it must not lapse while the revoked certificate is still valid.
         let id = revocation_id(&target, &revoker_id);
         let record = NewRecord::new(id, REVOCATION_TYPE, lifetime, rev.encode());
         self.run_graph(now, Input::Command(GraphCommand::AddRecord(record)), out);

@@ -454,6 +454,12 @@ impl GroupSecurity {
                     return Err(GroupError::SignatureInvalid);
                 }
                 let rev = Revocation::decode(r.payload())?;
+                if r.expires() > rev.target_not_after.max(r.modified().wall()) {
+                    return Err(GroupError::InvalidSecurityRecord {
+                        what: "revocation",
+                        reason: "a revocation expires no later than its target",
+                    });
+                }
                 if rev.revoker.is_some() || r.id() != revocation_id(&rev.target, &self.group_key) {
                     return Err(GroupError::InvalidSecurityRecord {
                         what: "revocation",
@@ -498,7 +504,11 @@ impl GroupSecurity {
             return Err(GroupError::SignatureInvalid);
         }
         // Times: a record never outlives its signer's certificate (MS-PPSEC 3.1.7.2).
-        if r.expires() > leaf.not_after() || r.modified().wall() >= leaf.not_after() {
+        // A revocation is exempt from the expiry bound: it lives until its target expires,
+        // even beyond its revoker's certificate (group.md §6.2).
+        if (r.expires() > leaf.not_after() && t != REVOCATION_TYPE)
+            || r.modified().wall() >= leaf.not_after()
+        {
             self.counters.refused_rules += 1;
             return Err(GroupError::OutsideValidity);
         }
@@ -638,7 +648,7 @@ impl GroupSecurity {
             return Vec::new();
         }
         let mut purge = Vec::new();
-        for r in cx.records.enumerate(&RecordFilter::All) {
+        for r in cx.records.all_with_tombstones() {
             if r.record_type() == PROPERTIES_TYPE
                 || r.record_type() == MEMBERSHIP_TYPE
                 || !affected.contains(r.last_modifier().authority())
@@ -775,7 +785,7 @@ impl SecurityProvider for GroupSecurity {
             });
         }
         let leaf = local.chain.leaf();
-        if record.expires() > leaf.not_after() {
+        if record.expires() > leaf.not_after() && record.record_type() != REVOCATION_TYPE {
             return Err(SigningError {
                 reason: "the record would outlive the local member's certificate".into(),
             });

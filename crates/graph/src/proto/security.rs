@@ -141,6 +141,11 @@ pub trait RecordLookup {
     fn get(&self, id: &RecordId) -> Option<Record>;
     /// Live records matching `filter`, in id order.
     fn enumerate(&self, filter: &RecordFilter) -> Vec<Record>;
+    /// Every unexpired record, tombstones included, in sync order. Default: the live
+    /// records only.
+    fn all_with_tombstones(&self) -> Vec<Record> {
+        self.enumerate(&RecordFilter::All)
+    }
 }
 
 /// A [`RecordStore`] seen at one instant.
@@ -156,6 +161,12 @@ impl<S: RecordStore> RecordLookup for StoreView<'_, S> {
 
     fn enumerate(&self, filter: &RecordFilter) -> Vec<Record> {
         self.store.enumerate(filter, self.now).unwrap_or_default()
+    }
+
+    fn all_with_tombstones(&self) -> Vec<Record> {
+        self.store
+            .sync_records(&crate::store::SyncRange::ALL, usize::MAX, self.now)
+            .unwrap_or_default()
     }
 }
 

@@ -34,9 +34,6 @@ use crate::proto::node::{GraphNode, Out};
 use crate::proto::security::SecurityProvider;
 use crate::store::{RecordStore, SyncRange};
 
-/// Records read per store call while scanning for a phase's set.
-const SCAN_CHUNK: usize = 4096;
-
 /// The synchronisation with one neighbour.
 #[derive(Debug)]
 pub(crate) struct SyncState {
@@ -131,27 +128,19 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 .map(|e| Digest::new(e.digest.0))
                 .collect(),
             SyncPhase::Security => {
+                // Through the store's type index: live records of the security types only
+                // (tombstones of security records, if a provider allows any, travel in the
+                // All phase). The phase costs the security records, not the store.
                 let types = self.provider.security_record_types().to_vec();
                 let mut out = Vec::new();
-                if types.is_empty() {
-                    return Ok(DigestSet::new());
-                }
-                let mut range = SyncRange::ALL;
-                loop {
-                    let chunk = self.store.sync_records(&range, SCAN_CHUNK, now.unix)?;
-                    let Some(last) = chunk.last().map(|r| r.sync_key()) else {
-                        break;
-                    };
+                for t in types {
                     out.extend(
-                        chunk
+                        self.store
+                            .enumerate(&crate::store::RecordFilter::Type(t), now.unix)?
                             .iter()
-                            .filter(|r| types.contains(&r.record_type()) && settled(r.modified()))
+                            .filter(|r| settled(r.modified()))
                             .map(|r| Digest::new(r.digest().0)),
                     );
-                    if chunk.len() < SCAN_CHUNK {
-                        break;
-                    }
-                    range = SyncRange::after(last);
                 }
                 out
             }
