@@ -17,8 +17,9 @@ pub fn root() -> &'static Cert {
     ROOT.get_or_init(|| {
         let creator = Identity::from_seed([7; 32], "creator", "").expect("identity");
         let key = GroupKey::from_seed([0x47; 32]).expect("group key");
-        let group = create_group(&creator, key, &CreateOptions::new("fuzz"), NOW, [[1; 16], [2; 16]])
-            .expect("group");
+        let group =
+            create_group(&creator, key, &CreateOptions::new("fuzz"), NOW, [[1; 16], [2; 16]])
+                .expect("group");
         group.root().clone()
     })
 }

@@ -116,11 +116,25 @@ fn fixture() -> Fixture {
     let alice = group.creator.clone();
     let mut cache = CertCache::default();
     let bob_chain = alice
-        .issue(bob_id.public_key(), bob_id.peer_name().classifier(), Role::InvitingMember, 365 * DAY, t(T1), serial(3))
+        .issue(
+            bob_id.public_key(),
+            bob_id.peer_name().classifier(),
+            Role::InvitingMember,
+            365 * DAY,
+            t(T1),
+            serial(3),
+        )
         .unwrap();
     let bob = LocalMember::new(bob_id.clone(), &bob_chain, &mut cache).unwrap();
     let carol_chain = bob
-        .issue(carol_id.public_key(), carol_id.peer_name().classifier(), Role::Member, 30 * DAY, t(T2), serial(4))
+        .issue(
+            carol_id.public_key(),
+            carol_id.peer_name().classifier(),
+            Role::Member,
+            30 * DAY,
+            t(T2),
+            serial(4),
+        )
         .unwrap();
     let carol = LocalMember::new(carol_id.clone(), &carol_chain, &mut cache).unwrap();
     // Certificates the issuing API refuses to make: signed directly.
@@ -139,9 +153,11 @@ fn fixture() -> Fixture {
         issuer: bob_leaf.id(),
     };
     let sign_bob = |m: &[u8]| bob_id.sign(m);
-    let admin_by_inviter = draft(&dave_id, Role::Administrator, T2 + 30 * 86_400_000, 5).sign(sign_bob).unwrap();
-    let outliving =
-        draft(&dave_id, Role::Member, bob_leaf.not_after().as_millis() + 1, 6).sign(sign_bob).unwrap();
+    let admin_by_inviter =
+        draft(&dave_id, Role::Administrator, T2 + 30 * 86_400_000, 5).sign(sign_bob).unwrap();
+    let outliving = draft(&dave_id, Role::Member, bob_leaf.not_after().as_millis() + 1, 6)
+        .sign(sign_bob)
+        .unwrap();
     let circular = draft(&alice_id, Role::Member, T2 + 30 * 86_400_000, 7).sign(sign_bob).unwrap();
     let root = group.root().clone();
     let certs = vec![
@@ -153,9 +169,16 @@ fn fixture() -> Fixture {
         ("cert-outliving", outliving, BOB_SEED, "dave"),
         ("cert-circular", circular, BOB_SEED, "alice"),
     ];
-    let invitation = Invitation { cloud: "global".into(), friendly_name: "Book club".into(), chain: carol.chain.clone() };
+    let invitation = Invitation {
+        cloud: "global".into(),
+        friendly_name: "Book club".into(),
+        chain: carol.chain.clone(),
+    };
     let hello = Hello::of(&carol, &EXPORTER);
-    let stand = [sha(b"peergroup spec: a record bob wrote"), sha(b"peergroup spec: another record bob wrote")];
+    let stand = [
+        sha(b"peergroup spec: a record bob wrote"),
+        sha(b"peergroup spec: another record bob wrote"),
+    ];
     let rev_admin = Revocation {
         target: bob.chain.leaf().id(),
         target_not_after: bob.chain.leaf().not_after(),
@@ -292,82 +315,122 @@ fn print_vectors() {
     let f = fixture();
     let gk = GroupKey::from_seed(GROUP_SEED).unwrap().public_key();
     let name = f.group.name.clone();
-    println!("{}", block(&[
-        ("kind", "group-key".into()),
-        ("name", "group-key".into()),
-        ("seed", hx(&GROUP_SEED)),
-        ("public_key", hx(&gk)),
-        ("classifier", GROUP_CLASSIFIER.into()),
-        ("classifier_utf8", hx(GROUP_CLASSIFIER.as_bytes())),
-        ("group_peer_name", name.to_string()),
-        ("graph_id", f.group.graph.to_string()),
-    ]));
+    println!(
+        "{}",
+        block(&[
+            ("kind", "group-key".into()),
+            ("name", "group-key".into()),
+            ("seed", hx(&GROUP_SEED)),
+            ("public_key", hx(&gk)),
+            ("classifier", GROUP_CLASSIFIER.into()),
+            ("classifier_utf8", hx(GROUP_CLASSIFIER.as_bytes())),
+            ("group_peer_name", name.to_string()),
+            ("graph_id", f.group.graph.to_string()),
+        ])
+    );
     for who in ["alice", "bob", "carol", "dave"] {
         let id = identity(seed_of(who), who);
-        println!("{}", block(&[
-            ("kind", "identity".into()),
-            ("name", who.into()),
-            ("seed", hx(&seed_of(who))),
-            ("classifier", who.into()),
-            ("public_key", hx(&id.public_key())),
-            ("peer_name", id.peer_name().to_string()),
-        ]));
+        println!(
+            "{}",
+            block(&[
+                ("kind", "identity".into()),
+                ("name", who.into()),
+                ("seed", hx(&seed_of(who))),
+                ("classifier", who.into()),
+                ("public_key", hx(&id.public_key())),
+                ("peer_name", id.peer_name().to_string()),
+            ])
+        );
     }
     for (n, c, signer, subject) in &f.certs {
-        let issuer = f.certs.iter().find(|(_, x, ..)| x.id() == c.issuer()).map(|(n, ..)| *n).unwrap_or("-");
+        let issuer =
+            f.certs.iter().find(|(_, x, ..)| x.id() == c.issuer()).map(|(n, ..)| *n).unwrap_or("-");
         let enc = c.encoded();
-        println!("{}", block(&[
-            ("kind", "group-cert".into()),
-            ("name", (*n).into()),
-            ("cert_kind", if c.kind() == CertKind::Root { "0".into() } else { "1".into() }),
-            ("group_key", hx(c.group_key())),
-            ("group_classifier", c.group_name().classifier().as_str().into()),
-            ("subject", (*subject).into()),
-            ("subject_key", hx(c.subject_key())),
-            ("subject_classifier", c.subject_name().classifier().as_str().into()),
-            ("role", role_code(c.role()).to_string()),
-            ("classifiers", classifiers_text(c)),
-            ("not_before", c.not_before().as_millis().to_string()),
-            ("not_after", c.not_after().as_millis().to_string()),
-            ("serial", hx(c.serial())),
-            ("issuer_cert", issuer.into()),
-            ("issuer", hx(c.issuer().as_bytes())),
-            ("signer", (if *signer == GROUP_SEED { "group" } else if *signer == ALICE_SEED { "alice" } else { "bob" }).into()),
-            ("tbs", hx(&enc[..enc.len() - 64])),
-            ("signature", hx(c.signature())),
-            ("encoding", hx(enc)),
-            ("cert_id", c.id().to_hex()),
-        ]));
+        println!(
+            "{}",
+            block(&[
+                ("kind", "group-cert".into()),
+                ("name", (*n).into()),
+                ("cert_kind", if c.kind() == CertKind::Root { "0".into() } else { "1".into() }),
+                ("group_key", hx(c.group_key())),
+                ("group_classifier", c.group_name().classifier().as_str().into()),
+                ("subject", (*subject).into()),
+                ("subject_key", hx(c.subject_key())),
+                ("subject_classifier", c.subject_name().classifier().as_str().into()),
+                ("role", role_code(c.role()).to_string()),
+                ("classifiers", classifiers_text(c)),
+                ("not_before", c.not_before().as_millis().to_string()),
+                ("not_after", c.not_after().as_millis().to_string()),
+                ("serial", hx(c.serial())),
+                ("issuer_cert", issuer.into()),
+                ("issuer", hx(c.issuer().as_bytes())),
+                (
+                    "signer",
+                    (if *signer == GROUP_SEED {
+                        "group"
+                    } else if *signer == ALICE_SEED {
+                        "alice"
+                    } else {
+                        "bob"
+                    })
+                    .into()
+                ),
+                ("tbs", hx(&enc[..enc.len() - 64])),
+                ("signature", hx(c.signature())),
+                ("encoding", hx(enc)),
+                ("cert_id", c.id().to_hex()),
+            ])
+        );
     }
     for (n, names) in chains(&f) {
         let ch = chain_of(&f, &names);
-        println!("{}", block(&[
-            ("kind", "group-chain".into()),
-            ("name", n.into()),
-            ("certs", names.join(" ")),
-            ("encoding", hx(&ch.encode())),
-            ("verify_at", T2.to_string()),
-            ("result", "ok".into()),
-        ]));
+        println!(
+            "{}",
+            block(&[
+                ("kind", "group-chain".into()),
+                ("name", n.into()),
+                ("certs", names.join(" ")),
+                ("encoding", hx(&ch.encode())),
+                ("verify_at", T2.to_string()),
+                ("result", "ok".into()),
+            ])
+        );
     }
     // negatives
     let mut negatives: Vec<(&str, String, Vec<u8>, Option<u64>)> = Vec::new();
     for (n, names) in [
         ("chain-broken-link", vec!["cert-grc", "cert-creator", "cert-member"]),
-        ("chain-role-not-issuable", vec!["cert-grc", "cert-creator", "cert-inviter", "cert-admin-by-inviter"]),
-        ("chain-outlives-issuer", vec!["cert-grc", "cert-creator", "cert-inviter", "cert-outliving"]),
+        (
+            "chain-role-not-issuable",
+            vec!["cert-grc", "cert-creator", "cert-inviter", "cert-admin-by-inviter"],
+        ),
+        (
+            "chain-outlives-issuer",
+            vec!["cert-grc", "cert-creator", "cert-inviter", "cert-outliving"],
+        ),
         ("chain-circular", vec!["cert-grc", "cert-creator", "cert-inviter", "cert-circular"]),
         ("chain-not-a-root", vec!["cert-creator", "cert-inviter"]),
     ] {
         negatives.push((n, names.join(" "), chain_of(&f, &names).encode(), None));
     }
-    let member = chain_of(&f, &["cert-grc", "cert-creator", "cert-inviter", "cert-member"]).encode();
+    let member =
+        chain_of(&f, &["cert-grc", "cert-creator", "cert-inviter", "cert-member"]).encode();
     let mut bad = member.clone();
     let last = bad.len() - 1;
     bad[last] ^= 0x01;
     negatives.push(("chain-bad-signature", "-".into(), bad, None));
-    negatives.push(("chain-expired", "cert-grc cert-creator cert-inviter cert-member".into(), member.clone(), Some(cert_by_name(&f, "cert-member").not_after().as_millis())));
-    negatives.push(("chain-not-yet-valid", "cert-grc cert-creator cert-inviter cert-member".into(), member.clone(), Some(T2 - 1)));
+    negatives.push((
+        "chain-expired",
+        "cert-grc cert-creator cert-inviter cert-member".into(),
+        member.clone(),
+        Some(cert_by_name(&f, "cert-member").not_after().as_millis()),
+    ));
+    negatives.push((
+        "chain-not-yet-valid",
+        "cert-grc cert-creator cert-inviter cert-member".into(),
+        member.clone(),
+        Some(T2 - 1),
+    ));
     let mut too_long = vec![26u8];
     too_long.extend_from_slice(&member[1..]);
     negatives.push(("chain-26-certs", "-".into(), too_long, None));
@@ -380,7 +443,8 @@ fn print_vectors() {
                 Err(e) => error_text(&e),
             },
         };
-        let mut lines = vec![("kind", "group-chain".to_owned()), ("name", n.to_owned()), ("certs", names)];
+        let mut lines =
+            vec![("kind", "group-chain".to_owned()), ("name", n.to_owned()), ("certs", names)];
         lines.push(("encoding", hx(&enc)));
         if let Some(at) = at {
             lines.push(("verify_at", at.to_string()));
@@ -395,41 +459,79 @@ fn print_vectors() {
     let alice_cert = cert_by_name(&f, "cert-creator").id();
     for (n, func, input, id) in [
         ("id-properties", "properties", hx(&gk), records::properties_id(&gk)),
-        ("id-membership-alice", "membership", hx(&alice_auth), records::membership_id(f.alice.identity.peer_name().authority())),
-        ("id-membership-carol", "membership", hx(&carol_auth), records::membership_id(f.carol.identity.peer_name().authority())),
-        ("id-revocation-by-admin", "revocation", format!("{} {}", bob_cert.to_hex(), alice_cert.to_hex()), records::revocation_id(&bob_cert, alice_cert.as_bytes())),
-        ("id-revocation-by-group-key", "revocation", format!("{} {}", bob_cert.to_hex(), hx(&gk)), records::revocation_id(&bob_cert, &gk)),
+        (
+            "id-membership-alice",
+            "membership",
+            hx(&alice_auth),
+            records::membership_id(f.alice.identity.peer_name().authority()),
+        ),
+        (
+            "id-membership-carol",
+            "membership",
+            hx(&carol_auth),
+            records::membership_id(f.carol.identity.peer_name().authority()),
+        ),
+        (
+            "id-revocation-by-admin",
+            "revocation",
+            format!("{} {}", bob_cert.to_hex(), alice_cert.to_hex()),
+            records::revocation_id(&bob_cert, alice_cert.as_bytes()),
+        ),
+        (
+            "id-revocation-by-group-key",
+            "revocation",
+            format!("{} {}", bob_cert.to_hex(), hx(&gk)),
+            records::revocation_id(&bob_cert, &gk),
+        ),
     ] {
-        println!("{}", block(&[("kind", "record-id".into()), ("name", n.into()), ("function", func.into()), ("input", input), ("id", uuid(&id))]));
+        println!(
+            "{}",
+            block(&[
+                ("kind", "record-id".into()),
+                ("name", n.into()),
+                ("function", func.into()),
+                ("input", input),
+                ("id", uuid(&id))
+            ])
+        );
     }
     // properties
     let p = &f.group.properties;
-    println!("{}", block(&[
-        ("kind", "group-properties".into()),
-        ("name", "properties-1".into()),
-        ("group_key", hx(&p.group_key)),
-        ("classifier", p.classifier.as_str().into()),
-        ("creator", p.creator.to_string()),
-        ("cloud", p.cloud.clone()),
-        ("member_data_lifetime", p.member_data_lifetime.as_secs().to_string()),
-        ("presence_lifetime", p.presence_lifetime.as_secs().to_string()),
-        ("friendly_name", p.friendly_name.clone()),
-        ("comment", p.comment.clone()),
-        ("payload", hx(&p.encode())),
-    ]));
+    println!(
+        "{}",
+        block(&[
+            ("kind", "group-properties".into()),
+            ("name", "properties-1".into()),
+            ("group_key", hx(&p.group_key)),
+            ("classifier", p.classifier.as_str().into()),
+            ("creator", p.creator.to_string()),
+            ("cloud", p.cloud.clone()),
+            ("member_data_lifetime", p.member_data_lifetime.as_secs().to_string()),
+            ("presence_lifetime", p.presence_lifetime.as_secs().to_string()),
+            ("friendly_name", p.friendly_name.clone()),
+            ("comment", p.comment.clone()),
+            ("payload", hx(&p.encode())),
+        ])
+    );
     // membership
-    println!("{}", block(&[
-        ("kind", "membership".into()),
-        ("name", "membership-creator".into()),
-        ("chain", "chain-creator".into()),
-        ("payload", hx(&encode_membership(f.alice.chain.chain()))),
-    ]));
-    println!("{}", block(&[
-        ("kind", "membership".into()),
-        ("name", "membership-member".into()),
-        ("chain", "chain-member".into()),
-        ("payload", hx(&encode_membership(f.carol.chain.chain()))),
-    ]));
+    println!(
+        "{}",
+        block(&[
+            ("kind", "membership".into()),
+            ("name", "membership-creator".into()),
+            ("chain", "chain-creator".into()),
+            ("payload", hx(&encode_membership(f.alice.chain.chain()))),
+        ])
+    );
+    println!(
+        "{}",
+        block(&[
+            ("kind", "membership".into()),
+            ("name", "membership-member".into()),
+            ("chain", "chain-member".into()),
+            ("payload", hx(&encode_membership(f.carol.chain.chain()))),
+        ])
+    );
     // security data
     let graph = f.group.graph.clone();
     for (n, r, signer, cert) in [
@@ -441,77 +543,111 @@ fn print_vectors() {
             SecurityData::Member { signature, .. } => ("1", signature),
             SecurityData::GroupKey { signature } => ("2", signature),
         };
-        println!("{}", block(&[
-            ("kind", "security-data".into()),
-            ("name", n.into()),
-            ("graph", graph.to_string()),
-            ("record", hx(r.encoded())),
-            ("signed", hx(&r.signing_bytes(&graph))),
-            ("signer", signer.into()),
-            ("security_kind", k.into()),
-            ("cert", cert.unwrap_or("-").into()),
-            ("signature", hx(&sig)),
-            ("security_data", hx(r.security_data())),
-            ("record_digest", hx(r.digest().as_bytes())),
-            ("result", "Accept".into()),
-        ]));
+        println!(
+            "{}",
+            block(&[
+                ("kind", "security-data".into()),
+                ("name", n.into()),
+                ("graph", graph.to_string()),
+                ("record", hx(r.encoded())),
+                ("signed", hx(&r.signing_bytes(&graph))),
+                ("signer", signer.into()),
+                ("security_kind", k.into()),
+                ("cert", cert.unwrap_or("-").into()),
+                ("signature", hx(&sig)),
+                ("security_data", hx(r.security_data())),
+                ("record_digest", hx(r.digest().as_bytes())),
+                ("result", "Accept".into()),
+            ])
+        );
     }
     // revocations
     for (n, rev, chain, id) in [
-        ("revocation-by-admin", &f.rev_admin, "chain-creator", records::revocation_id(&bob_cert, alice_cert.as_bytes())),
+        (
+            "revocation-by-admin",
+            &f.rev_admin,
+            "chain-creator",
+            records::revocation_id(&bob_cert, alice_cert.as_bytes()),
+        ),
         ("revocation-by-group-key", &f.rev_group, "-", records::revocation_id(&bob_cert, &gk)),
     ] {
-        let stand = if rev.stand.is_empty() { "-".into() } else { rev.stand.iter().map(|d| hx(d)).collect::<Vec<_>>().join(" ") };
-        println!("{}", block(&[
-            ("kind", "revocation".into()),
-            ("name", n.into()),
-            ("target", "cert-inviter".into()),
-            ("target_id", rev.target.to_hex()),
-            ("target_not_after", rev.target_not_after.as_millis().to_string()),
-            ("reason", format!("{}", match rev.reason { RevocationReason::Misbehaviour => 4, RevocationReason::KeyCompromise => 1, _ => 0 })),
-            ("revoker_chain", chain.into()),
-            ("stand", stand),
-            ("payload", hx(&rev.encode())),
-            ("record_id", uuid(&id)),
-        ]));
+        let stand = if rev.stand.is_empty() {
+            "-".into()
+        } else {
+            rev.stand.iter().map(|d| hx(d)).collect::<Vec<_>>().join(" ")
+        };
+        println!(
+            "{}",
+            block(&[
+                ("kind", "revocation".into()),
+                ("name", n.into()),
+                ("target", "cert-inviter".into()),
+                ("target_id", rev.target.to_hex()),
+                ("target_not_after", rev.target_not_after.as_millis().to_string()),
+                (
+                    "reason",
+                    format!(
+                        "{}",
+                        match rev.reason {
+                            RevocationReason::Misbehaviour => 4,
+                            RevocationReason::KeyCompromise => 1,
+                            _ => 0,
+                        }
+                    )
+                ),
+                ("revoker_chain", chain.into()),
+                ("stand", stand),
+                ("payload", hx(&rev.encode())),
+                ("record_id", uuid(&id)),
+            ])
+        );
     }
     let _ = &f.stand;
     // invitation
     let inv = &f.invitation;
-    println!("{}", block(&[
-        ("kind", "invitation".into()),
-        ("name", "invitation-1".into()),
-        ("cloud", inv.cloud.clone()),
-        ("friendly_name", inv.friendly_name.clone()),
-        ("chain", "chain-member".into()),
-        ("group_peer_name", inv.group().to_string()),
-        ("invitee", inv.invitee().to_string()),
-        ("binary", hx(&inv.to_binary())),
-    ]));
+    println!(
+        "{}",
+        block(&[
+            ("kind", "invitation".into()),
+            ("name", "invitation-1".into()),
+            ("cloud", inv.cloud.clone()),
+            ("friendly_name", inv.friendly_name.clone()),
+            ("chain", "chain-member".into()),
+            ("group_peer_name", inv.group().to_string()),
+            ("invitee", inv.invitee().to_string()),
+            ("binary", hx(&inv.to_binary())),
+        ])
+    );
     println!("```text\n{}```\n", inv.to_text());
     // hello
     let h = &f.hello;
     let frame = FrameCodec::default().encode(&Message::Hello(h.encode())).unwrap();
-    println!("{}", block(&[
-        ("kind", "hello".into()),
-        ("name", "hello-member".into()),
-        ("group_peer_name", h.group.to_string()),
-        ("chain", "chain-member".into()),
-        ("signer", "carol".into()),
-        ("exporter", hx(&EXPORTER)),
-        ("binding_message", hx(&admission::binding_message(&h.group, &EXPORTER))),
-        ("binding", hx(&h.binding)),
-        ("encoding", hx(&h.encode())),
-        ("frame", hx(&frame)),
-    ]));
+    println!(
+        "{}",
+        block(&[
+            ("kind", "hello".into()),
+            ("name", "hello-member".into()),
+            ("group_peer_name", h.group.to_string()),
+            ("chain", "chain-member".into()),
+            ("signer", "carol".into()),
+            ("exporter", hx(&EXPORTER)),
+            ("binding_message", hx(&admission::binding_message(&h.group, &EXPORTER))),
+            ("binding", hx(&h.binding)),
+            ("encoding", hx(&h.encode())),
+            ("frame", hx(&frame)),
+        ])
+    );
     for r in [Refusal::Revoked] {
         let frame = FrameCodec::default().encode(&Message::Refused(r.code())).unwrap();
-        println!("{}", block(&[
-            ("kind", "group-message".into()),
-            ("name", "msg-refused-revoked".into()),
-            ("message", format!("Refused {}", r.code())),
-            ("frame", hx(&frame)),
-        ]));
+        println!(
+            "{}",
+            block(&[
+                ("kind", "group-message".into()),
+                ("name", "msg-refused-revoked".into()),
+                ("message", format!("Refused {}", r.code())),
+                ("frame", hx(&frame)),
+            ])
+        );
     }
 }
 
@@ -556,7 +692,10 @@ fn check_group_key(cx: &Ctx<'_>, v: &Vector) {
     let key = GroupKey::from_seed(arr(field(v, "seed"))).unwrap();
     assert_eq!(hx(&key.public_key()), field(v, "public_key"));
     assert_eq!(hx(field(v, "classifier").as_bytes()), field(v, "classifier_utf8"));
-    let name = PeerName::new(NodeId::from_ed25519(&key.public_key()).authority(), peergroup_base::Classifier::new(field(v, "classifier")).unwrap());
+    let name = PeerName::new(
+        NodeId::from_ed25519(&key.public_key()).authority(),
+        peergroup_base::Classifier::new(field(v, "classifier")).unwrap(),
+    );
     assert_eq!(name.to_string(), field(v, "group_peer_name"));
     assert_eq!(name, cx.fixture.group.name);
     assert_eq!(graph_id(&name).unwrap().to_string(), field(v, "graph_id"));
@@ -591,7 +730,8 @@ fn check_cert(cx: &Ctx<'_>, v: &Vector) {
         group_key: arr(field(v, "group_key")),
         group_classifier: peergroup_base::Classifier::new(field(v, "group_classifier")).unwrap(),
         subject_key,
-        subject_classifier: peergroup_base::Classifier::new(field(v, "subject_classifier")).unwrap(),
+        subject_classifier: peergroup_base::Classifier::new(field(v, "subject_classifier"))
+            .unwrap(),
         role: Role::from_code(field(v, "role").parse().unwrap()).unwrap(),
         classifiers,
         not_before: t(field(v, "not_before").parse().unwrap()),
@@ -629,8 +769,14 @@ fn check_chain(cx: &Ctx<'_>, v: &Vector) {
             assert_eq!(c.encode(), enc, "{name}: re-encoding");
             match c.verify(&mut CertCache::default(), at) {
                 Ok(verified) => {
-                    if let Some((_, names)) = chains(&cx.fixture).into_iter().find(|(n, _)| *n == name) {
-                        assert_eq!(verified.chain(), &chain_of(&cx.fixture, &names), "{name}: fixture");
+                    if let Some((_, names)) =
+                        chains(&cx.fixture).into_iter().find(|(n, _)| *n == name)
+                    {
+                        assert_eq!(
+                            verified.chain(),
+                            &chain_of(&cx.fixture, &names),
+                            "{name}: fixture"
+                        );
                     }
                     "ok".to_owned()
                 }
@@ -665,7 +811,9 @@ fn check_properties(cx: &Ctx<'_>, v: &Vector) {
         classifier: peergroup_base::Classifier::new(field(v, "classifier")).unwrap(),
         creator: PeerName::parse(field(v, "creator")).unwrap(),
         cloud: field(v, "cloud").into(),
-        member_data_lifetime: Duration::from_secs(field(v, "member_data_lifetime").parse().unwrap()),
+        member_data_lifetime: Duration::from_secs(
+            field(v, "member_data_lifetime").parse().unwrap(),
+        ),
         presence_lifetime: Duration::from_secs(field(v, "presence_lifetime").parse().unwrap()),
         friendly_name: field(v, "friendly_name").into(),
         comment: field(v, "comment").into(),
@@ -761,7 +909,11 @@ fn check_revocation(cx: &Ctx<'_>, v: &Vector) {
         Some(c) => *c.leaf().unwrap().id().as_bytes(),
         None => GroupKey::from_seed(GROUP_SEED).unwrap().public_key(),
     };
-    assert_eq!(uuid(&records::revocation_id(&target.id(), &revoker_id)), field(v, "record_id"), "{name}: id");
+    assert_eq!(
+        uuid(&records::revocation_id(&target.id(), &revoker_id)),
+        field(v, "record_id"),
+        "{name}: id"
+    );
     let fixture = if revoker.is_some() { &cx.fixture.rev_admin } else { &cx.fixture.rev_group };
     assert_eq!(fixture, &rev);
     // A stand list out of order is refused.
@@ -770,7 +922,10 @@ fn check_revocation(cx: &Ctx<'_>, v: &Vector) {
         let n = swapped.len();
         let (a, b) = swapped[n - 64..].split_at_mut(32);
         a.swap_with_slice(b);
-        assert!(matches!(Revocation::decode(&swapped), Err(DecodeError::StandListUnsorted { index: 1 })));
+        assert!(matches!(
+            Revocation::decode(&swapped),
+            Err(DecodeError::StandListUnsorted { index: 1 })
+        ));
     }
 }
 
@@ -786,7 +941,11 @@ fn document_after<'a>(name: &str, label: &str) -> &'a str {
 
 fn check_invitation(cx: &Ctx<'_>, v: &Vector) {
     let chain = cx.chain(field(v, "chain")).verify(&mut CertCache::default(), None).unwrap();
-    let inv = Invitation { cloud: field(v, "cloud").into(), friendly_name: field(v, "friendly_name").into(), chain };
+    let inv = Invitation {
+        cloud: field(v, "cloud").into(),
+        friendly_name: field(v, "friendly_name").into(),
+        chain,
+    };
     let binary = unhex(field(v, "binary"));
     assert_eq!(hx(&inv.to_binary()), hx(&binary));
     assert_eq!(Invitation::from_binary(&binary).unwrap(), inv);
@@ -827,7 +986,9 @@ fn check_hello(cx: &Ctx<'_>, v: &Vector) {
     other[0] ^= 1;
     let e = hello.verify(&mut security, carol, &other, t(T2)).unwrap_err();
     assert_eq!(Refusal::of(&e), Refusal::BadBinding);
-    let e = hello.verify(&mut security, cx.fixture.bob.identity.node_id(), &exporter, t(T2)).unwrap_err();
+    let e = hello
+        .verify(&mut security, cx.fixture.bob.identity.node_id(), &exporter, t(T2))
+        .unwrap_err();
     assert_eq!(Refusal::of(&e), Refusal::NotThePeer);
     let late = cx.cert("cert-member").not_after();
     let e = hello.verify(&mut security, carol, &exporter, late).unwrap_err();
@@ -848,7 +1009,11 @@ fn group_vectors() {
     let vectors = spec_vectors::parse(SPEC);
     let mut by_name = HashMap::new();
     for v in &vectors {
-        assert!(by_name.insert(field(v, "name"), v).is_none(), "duplicate vector {}", field(v, "name"));
+        assert!(
+            by_name.insert(field(v, "name"), v).is_none(),
+            "duplicate vector {}",
+            field(v, "name")
+        );
     }
     let cx = Ctx { by_name, fixture: fixture() };
     let mut counts: HashMap<&str, usize> = HashMap::new();
@@ -872,8 +1037,18 @@ fn group_vectors() {
         *counts.entry(kind).or_default() += 1;
     }
     for kind in [
-        "group-key", "identity", "group-cert", "group-chain", "record-id", "group-properties",
-        "membership", "security-data", "revocation", "invitation", "hello", "group-message",
+        "group-key",
+        "identity",
+        "group-cert",
+        "group-chain",
+        "record-id",
+        "group-properties",
+        "membership",
+        "security-data",
+        "revocation",
+        "invitation",
+        "hello",
+        "group-message",
     ] {
         assert!(counts.get(kind).is_some_and(|n| *n > 0), "no vector of kind {kind}");
     }
