@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Independent check of the test vectors in proto-specs/identity.md.
+"""Independent check of the test vectors in proto-specs/identity.md (and, through
+check_group_vectors.py, of proto-specs/group.md).
 
 Written from the text of identity.md alone, with the Python standard library only
 (hashlib, hmac, unicodedata, base64, ipaddress, struct). It does not share code or
@@ -11,6 +12,7 @@ implementations: Ed25519 as in RFC 8032 section 6, and ChaCha20-Poly1305 as in
 RFC 8439. Both are slow and NOT constant-time: for checking vectors only.
 
 Usage: python3 proto-specs/check_vectors.py [path/to/identity.md]
+Without an argument it checks identity.md and then group.md (check_group_vectors.py).
 Exit status 0 if every vector matches, 1 otherwise.
 """
 
@@ -575,6 +577,14 @@ def main():
             failures += 1
             print(f"FAIL  no passing vector of kind {kind}")
     print(f"{len(vectors)} vectors, {failures} failures")
+    if len(sys.argv) <= 1:
+        # group.md, by the group checker (which reuses the primitives above).
+        sys.path.insert(0, here)
+        import check_group_vectors
+        with open(os.path.join(here, "group.md"), encoding="utf-8") as f:
+            n, group_failures = check_group_vectors.check(f.read())
+        print(f"{n} group.md vectors, {group_failures} failures")
+        failures += group_failures
     return 1 if failures else 0
 
 
