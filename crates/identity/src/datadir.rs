@@ -47,4 +47,24 @@ mod tests {
             assert!(d.ends_with(APP_DIR_NAME));
         }
     }
+
+    /// The per-user folder of each OS (README "Platforms"); on Windows this runs under
+    /// wine in CI.
+    #[test]
+    fn default_is_the_per_user_folder_of_each_os() {
+        let d = default_data_dir().unwrap();
+        assert!(d.is_absolute(), "{}", d.display());
+        #[cfg(windows)]
+        {
+            let appdata = std::env::var_os("APPDATA").expect("APPDATA is set on Windows");
+            assert_eq!(d, Path::new(&appdata).join(APP_DIR_NAME));
+        }
+        #[cfg(target_os = "macos")]
+        assert!(d.ends_with("Library/Application Support/peergroup"), "{}", d.display());
+        #[cfg(target_os = "linux")]
+        match std::env::var_os("XDG_DATA_HOME").filter(|x| Path::new(x).is_absolute()) {
+            Some(x) => assert_eq!(d, Path::new(&x).join(APP_DIR_NAME)),
+            None => assert!(d.ends_with(".local/share/peergroup"), "{}", d.display()),
+        }
+    }
 }

@@ -34,8 +34,10 @@
 //! Every write is atomic: a temporary file in the same directory is written, flushed to
 //! disk (`fsync`), renamed over the target, and the directory is flushed (Unix). A crash
 //! leaves either the old or the new file, never a mix. On Unix, directories are created
-//! `0700` and identity files `0600`. On Windows the files inherit the ACL of the per-user
-//! `%APPDATA%` folder, which only the user (and administrators) can read.
+//! `0700` and identity files `0600`. On Windows the `identities` directory, each identity's
+//! directory and each identity file get an explicit, protected ACL granting only the user
+//! the process runs as (not the ACL inherited from the folder: `%APPDATA%`'s would do, but
+//! a `--data-dir` elsewhere may let every local user read).
 //!
 //! A damaged file never panics and never hides the other identities: [`IdentityStore::list`]
 //! returns one result per identity directory, with errors that name the file.
@@ -104,6 +106,7 @@ impl IdentityStore {
         private_dir_builder(true)
             .create(&identities_dir)
             .map_err(|e| io_error("create", &identities_dir, e))?;
+        restrict_to_owner(&identities_dir)?;
         Ok(IdentityStore { data_dir, identities_dir })
     }
 
@@ -140,7 +143,7 @@ impl IdentityStore {
         let file = self.file_of(identity.peer_name());
         let dir = parent_of(&file);
         match private_dir_builder(false).create(dir) {
-            Ok(()) => {}
+            Ok(()) => restrict_to_owner(dir)?,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 // A directory without identity.json is what an interrupted create leaves
                 // behind; it may be reused.
@@ -366,8 +369,9 @@ fn load(path: &Path) -> Result<Identity, IdentityError> {
     Ok(identity)
 }
 
-/// Writes `bytes` to `path` via a temporary file in the same directory: create (0600),
-/// write, fsync, rename, fsync the directory. On failure the temporary file is removed.
+/// Writes `bytes` to `path` via a temporary file in the same directory: create (0600 on
+/// Unix, an owner-only ACL on Windows), write, fsync, rename, fsync the directory. On
+/// failure the temporary file is removed.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IdentityError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = parent_of(path);
@@ -386,6 +390,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IdentityError> {
     }
     let result = (|| {
         let mut f = options.open(&tmp).map_err(|e| io_error("create", &tmp, e))?;
+        restrict_to_owner(&tmp)?; // before the secret goes in
         f.write_all(bytes).map_err(|e| io_error("write", &tmp, e))?;
         f.sync_all().map_err(|e| io_error("flush", &tmp, e))?;
         drop(f);
@@ -399,20 +404,27 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IdentityError> {
     Ok(())
 }
 
-/// Flushes a directory's entries to disk (Unix; Windows has no directory fsync, and
-/// `MoveFileEx` there is already durable enough for us). Best effort: the data itself was
-/// already flushed, and some file systems refuse directory fsync.
+/// Flushes a directory's entries to disk (`fsync` on Unix, `FlushFileBuffers` on a
+/// directory handle on Windows). Best effort: the data itself was already flushed, and some
+/// file systems refuse directory flushes.
 fn sync_dir(dir: &Path) {
-    #[cfg(unix)]
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
+    peergroup_base::fsutil::sync_dir(dir);
 }
 
-/// A directory builder that creates owner-only (0700) directories on Unix. On Windows the
-/// directories inherit the per-user `%APPDATA%` ACL.
+/// On Windows, replaces the ACL a new file or directory inherits from its folder with an
+/// explicit one that grants only this user ([`peergroup_os::restrict_to_owner`]): the data
+/// directory may be anywhere (`--data-dir`), not only in the per-user `%APPDATA%`. Unix
+/// gets the same from the modes files and directories are created with.
+fn restrict_to_owner(path: &Path) -> Result<(), IdentityError> {
+    #[cfg(windows)]
+    peergroup_os::restrict_to_owner(path).map_err(|e| io_error("restrict access to", path, e))?;
+    #[cfg(not(windows))]
+    let _ = path;
+    Ok(())
+}
+
+/// A directory builder that creates owner-only (0700) directories on Unix. On Windows see
+/// [`restrict_to_owner`].
 fn private_dir_builder(recursive: bool) -> fs::DirBuilder {
     let mut b = fs::DirBuilder::new();
     b.recursive(recursive);
@@ -589,6 +601,17 @@ mod tests {
         let dir = parent_of(&store.file_of(a.peer_name())).to_owned();
         let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, [IDENTITY_FILE_NAME]);
+    }
+
+    #[test]
+    fn files_and_directories_are_owner_only_on_every_os() {
+        let (_d, store) = store();
+        let a = store.create("a", "").unwrap();
+        store.set_friendly_name(a.peer_name(), "x").unwrap();
+        let file = store.file_of(a.peer_name());
+        for p in [&file, parent_of(&file), store.identities_dir()] {
+            assert!(peergroup_os::is_owner_only(p).unwrap(), "{}", p.display());
+        }
     }
 
     #[cfg(unix)]
