@@ -2,7 +2,7 @@
 //!
 //! | OS | default |
 //! |---|---|
-//! | Windows | `%APPDATA%\peergroup` (the roaming application data folder) |
+//! | Windows | `%APPDATA%\peergroup` (the roaming application data folder, in the user's profile) |
 //! | macOS | `~/Library/Application Support/peergroup` |
 //! | Linux and other Unix | `$XDG_DATA_HOME/peergroup`, else `~/.local/share/peergroup` |
 //!
@@ -49,7 +49,9 @@ mod tests {
     }
 
     /// The per-user folder of each OS (README "Platforms"); on Windows this runs under
-    /// wine in CI.
+    /// wine in CI. On Windows it is also why identity files need no ACL of their own: the
+    /// default lies inside the user's profile, whose ACL grants only the user, SYSTEM and
+    /// Administrators and is inherited by everything below (see `store`'s module docs).
     #[test]
     fn default_is_the_per_user_folder_of_each_os() {
         let d = default_data_dir().unwrap();
@@ -58,6 +60,8 @@ mod tests {
         {
             let appdata = std::env::var_os("APPDATA").expect("APPDATA is set on Windows");
             assert_eq!(d, Path::new(&appdata).join(APP_DIR_NAME));
+            let profile = std::env::var_os("USERPROFILE").expect("USERPROFILE is set");
+            assert!(d.starts_with(&profile), "{} is not in the profile", d.display());
         }
         #[cfg(target_os = "macos")]
         assert!(d.ends_with("Library/Application Support/peergroup"), "{}", d.display());

@@ -34,10 +34,13 @@
 //! Every write is atomic: a temporary file in the same directory is written, flushed to
 //! disk (`fsync`), renamed over the target, and the directory is flushed (Unix). A crash
 //! leaves either the old or the new file, never a mix. On Unix, directories are created
-//! `0700` and identity files `0600`. On Windows the `identities` directory, each identity's
-//! directory and each identity file get an explicit, protected ACL granting only the user
-//! the process runs as (not the ACL inherited from the folder: `%APPDATA%`'s would do, but
-//! a `--data-dir` elsewhere may let every local user read).
+//! `0700` and identity files `0600`. On Windows the files inherit the ACL of the per-user
+//! `%APPDATA%` folder (the default data directory, see [`crate::default_data_dir`]): Windows
+//! creates each profile folder with an ACL that grants only the user, SYSTEM and the
+//! Administrators group (who can take ownership of any file anyway), and every folder
+//! below inherits it — the same rule OpenSSH for Windows applies to private key files. A
+//! data directory given explicitly (`--data-dir`, `PEERGROUP_DATA_DIR`) inherits whatever
+//! its folder grants: put it in the profile too.
 //!
 //! A damaged file never panics and never hides the other identities: [`IdentityStore::list`]
 //! returns one result per identity directory, with errors that name the file.
@@ -106,7 +109,6 @@ impl IdentityStore {
         private_dir_builder(true)
             .create(&identities_dir)
             .map_err(|e| io_error("create", &identities_dir, e))?;
-        restrict_to_owner(&identities_dir)?;
         Ok(IdentityStore { data_dir, identities_dir })
     }
 
@@ -143,7 +145,7 @@ impl IdentityStore {
         let file = self.file_of(identity.peer_name());
         let dir = parent_of(&file);
         match private_dir_builder(false).create(dir) {
-            Ok(()) => restrict_to_owner(dir)?,
+            Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 // A directory without identity.json is what an interrupted create leaves
                 // behind; it may be reused.
@@ -370,8 +372,8 @@ fn load(path: &Path) -> Result<Identity, IdentityError> {
 }
 
 /// Writes `bytes` to `path` via a temporary file in the same directory: create (0600 on
-/// Unix, an owner-only ACL on Windows), write, fsync, rename, fsync the directory. On
-/// failure the temporary file is removed.
+/// Unix), write, fsync, rename, fsync the directory. On failure the temporary file is
+/// removed.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IdentityError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = parent_of(path);
@@ -390,7 +392,6 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IdentityError> {
     }
     let result = (|| {
         let mut f = options.open(&tmp).map_err(|e| io_error("create", &tmp, e))?;
-        restrict_to_owner(&tmp)?; // before the secret goes in
         f.write_all(bytes).map_err(|e| io_error("write", &tmp, e))?;
         f.sync_all().map_err(|e| io_error("flush", &tmp, e))?;
         drop(f);
@@ -411,20 +412,8 @@ fn sync_dir(dir: &Path) {
     peergroup_base::fsutil::sync_dir(dir);
 }
 
-/// On Windows, replaces the ACL a new file or directory inherits from its folder with an
-/// explicit one that grants only this user ([`peergroup_os::restrict_to_owner`]): the data
-/// directory may be anywhere (`--data-dir`), not only in the per-user `%APPDATA%`. Unix
-/// gets the same from the modes files and directories are created with.
-fn restrict_to_owner(path: &Path) -> Result<(), IdentityError> {
-    #[cfg(windows)]
-    peergroup_os::restrict_to_owner(path).map_err(|e| io_error("restrict access to", path, e))?;
-    #[cfg(not(windows))]
-    let _ = path;
-    Ok(())
-}
-
-/// A directory builder that creates owner-only (0700) directories on Unix. On Windows see
-/// [`restrict_to_owner`].
+/// A directory builder that creates owner-only (0700) directories on Unix. On Windows the
+/// directories inherit the ACL of the per-user `%APPDATA%` folder (see the module docs).
 fn private_dir_builder(recursive: bool) -> fs::DirBuilder {
     let mut b = fs::DirBuilder::new();
     b.recursive(recursive);
@@ -601,17 +590,6 @@ mod tests {
         let dir = parent_of(&store.file_of(a.peer_name())).to_owned();
         let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, [IDENTITY_FILE_NAME]);
-    }
-
-    #[test]
-    fn files_and_directories_are_owner_only_on_every_os() {
-        let (_d, store) = store();
-        let a = store.create("a", "").unwrap();
-        store.set_friendly_name(a.peer_name(), "x").unwrap();
-        let file = store.file_of(a.peer_name());
-        for p in [&file, parent_of(&file), store.identities_dir()] {
-            assert!(peergroup_os::is_owner_only(p).unwrap(), "{}", p.display());
-        }
     }
 
     #[cfg(unix)]

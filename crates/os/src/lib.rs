@@ -3,8 +3,6 @@
 //!
 //! * [`peak_rss_bytes`]: the process's peak resident memory (`getrusage` on Unix,
 //!   `GetProcessMemoryInfo` on Windows).
-//! * [`restrict_to_owner`] and [`is_owner_only`]: files and directories that only their
-//!   owner can read (mode bits on Unix, an explicit access-control list on Windows).
 //!
 //! This is the one crate of ours that contains `unsafe`: FFI calls that no maintained crate
 //! wraps safely, one module per OS family, each call with its safety argument. Every other
@@ -13,7 +11,5 @@
 #![deny(missing_docs)]
 
 mod memory;
-mod private;
 
 pub use memory::peak_rss_bytes;
-pub use private::{is_owner_only, restrict_to_owner};
