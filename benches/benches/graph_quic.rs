@@ -86,15 +86,7 @@ async fn wait_counts(graphs: &[&Graph], target: u64, start: Instant, limit: Dura
 }
 
 fn peak_rss_mib() -> Option<f64> {
-    #[cfg(target_os = "linux")]
-    {
-        let status = std::fs::read_to_string("/proc/self/status").ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kb / 1024.0)
-    }
-    #[cfg(not(target_os = "linux"))]
-    None
+    peergroup_pnrp::scenario::peak_rss_bytes().map(|b| b as f64 / (1024.0 * 1024.0))
 }
 
 #[tokio::main(flavor = "multi_thread")]

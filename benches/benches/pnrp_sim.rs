@@ -1,7 +1,7 @@
 //! Scale benchmark of PNRP on the simulator: the targets of issue 3.
 //!
 //! Each scenario runs in its own child process (so that `peak_rss_bytes`, the process's
-//! `VmHWM`, belongs to that scenario alone) and prints one JSON line: the scenario's name,
+//! peak resident set, belongs to that scenario alone) and prints one JSON line: the scenario's name,
 //! its targets and whether each was met, and the full `peergroup_pnrp::scenario::Report`.
 //!
 //! | scenario | run | targets |

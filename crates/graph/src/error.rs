@@ -258,6 +258,17 @@ pub enum GraphError {
         /// What the engine said.
         reason: String,
     },
+    /// The store is open already: by another process, or elsewhere in this one (the
+    /// engine locks its file while open, on every OS). Close it there first.
+    #[error(
+        "record store {} is already open (by another process, or elsewhere in this one); \
+         close it there first",
+        path.display()
+    )]
+    StoreInUse {
+        /// The store's file or directory.
+        path: PathBuf,
+    },
     /// The store's files are damaged or not a record store (`PEER_E_INVALID_DATABASE`).
     #[error("record store {} is corrupted or not a record store: {reason}", path.display())]
     CorruptStore {
@@ -356,9 +367,15 @@ impl GraphError {
         )
     }
 
+    /// `true` if the store is open already, in another process or elsewhere in this one.
+    pub fn is_store_in_use(&self) -> bool {
+        matches!(self, GraphError::StoreInUse { .. })
+    }
+
     /// `true` for a failure of the storage engine or its files (rather than of a record).
     pub fn is_storage(&self) -> bool {
-        matches!(self, GraphError::Storage { .. }) || self.is_corrupt_store()
+        matches!(self, GraphError::Storage { .. } | GraphError::StoreInUse { .. })
+            || self.is_corrupt_store()
     }
 
     /// `true` if a record (built locally, decoded, or read back) breaks a record-size or

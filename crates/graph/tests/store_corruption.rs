@@ -188,7 +188,8 @@ fn redb_second_open_of_the_same_file_is_an_error() {
     let path = dir.path().join("records.redb");
     let _first = RedbStore::open(&path, RecordLimits::default()).unwrap();
     let err = RedbStore::open(&path, RecordLimits::default()).unwrap_err();
-    assert!(matches!(err, GraphError::Storage { .. }) && names(&err, &path), "{err}");
+    assert!(matches!(err, GraphError::StoreInUse { .. }) && names(&err, &path), "{err}");
+    assert!(err.is_store_in_use() && err.is_storage());
 }
 
 #[cfg(feature = "sled")]

@@ -2,7 +2,7 @@
 //!
 //! | OS | default |
 //! |---|---|
-//! | Windows | `%APPDATA%\peergroup` (the roaming application data folder) |
+//! | Windows | `%APPDATA%\peergroup` (the roaming application data folder, in the user's profile) |
 //! | macOS | `~/Library/Application Support/peergroup` |
 //! | Linux and other Unix | `$XDG_DATA_HOME/peergroup`, else `~/.local/share/peergroup` |
 //!
@@ -45,6 +45,30 @@ mod tests {
         assert_eq!(data_dir_or_default(Some(p)).unwrap(), p);
         if let Ok(d) = default_data_dir() {
             assert!(d.ends_with(APP_DIR_NAME));
+        }
+    }
+
+    /// The per-user folder of each OS (README "Platforms"); on Windows this runs under
+    /// wine in CI. On Windows it is also why identity files need no ACL of their own: the
+    /// default lies inside the user's profile, whose ACL grants only the user, SYSTEM and
+    /// Administrators and is inherited by everything below (see `store`'s module docs).
+    #[test]
+    fn default_is_the_per_user_folder_of_each_os() {
+        let d = default_data_dir().unwrap();
+        assert!(d.is_absolute(), "{}", d.display());
+        #[cfg(windows)]
+        {
+            let appdata = std::env::var_os("APPDATA").expect("APPDATA is set on Windows");
+            assert_eq!(d, Path::new(&appdata).join(APP_DIR_NAME));
+            let profile = std::env::var_os("USERPROFILE").expect("USERPROFILE is set");
+            assert!(d.starts_with(&profile), "{} is not in the profile", d.display());
+        }
+        #[cfg(target_os = "macos")]
+        assert!(d.ends_with("Library/Application Support/peergroup"), "{}", d.display());
+        #[cfg(target_os = "linux")]
+        match std::env::var_os("XDG_DATA_HOME").filter(|x| Path::new(x).is_absolute()) {
+            Some(x) => assert_eq!(d, Path::new(&x).join(APP_DIR_NAME)),
+            None => assert!(d.ends_with(".local/share/peergroup"), "{}", d.display()),
         }
     }
 }

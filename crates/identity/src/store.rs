@@ -35,7 +35,12 @@
 //! disk (`fsync`), renamed over the target, and the directory is flushed (Unix). A crash
 //! leaves either the old or the new file, never a mix. On Unix, directories are created
 //! `0700` and identity files `0600`. On Windows the files inherit the ACL of the per-user
-//! `%APPDATA%` folder, which only the user (and administrators) can read.
+//! `%APPDATA%` folder (the default data directory, see [`crate::default_data_dir`]): Windows
+//! creates each profile folder with an ACL that grants only the user, SYSTEM and the
+//! Administrators group (who can take ownership of any file anyway), and every folder
+//! below inherits it — the same rule OpenSSH for Windows applies to private key files. A
+//! data directory given explicitly (`--data-dir`, `PEERGROUP_DATA_DIR`) inherits whatever
+//! its folder grants: put it in the profile too.
 //!
 //! A damaged file never panics and never hides the other identities: [`IdentityStore::list`]
 //! returns one result per identity directory, with errors that name the file.
@@ -376,8 +381,9 @@ pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), IdentityError
     write_atomic(path, bytes)
 }
 
-/// Writes `bytes` to `path` via a temporary file in the same directory: create (0600),
-/// write, fsync, rename, fsync the directory. On failure the temporary file is removed.
+/// Writes `bytes` to `path` via a temporary file in the same directory: create (0600 on
+/// Unix), write, fsync, rename, fsync the directory. On failure the temporary file is
+/// removed.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IdentityError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = parent_of(path);
@@ -409,20 +415,15 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IdentityError> {
     Ok(())
 }
 
-/// Flushes a directory's entries to disk (Unix; Windows has no directory fsync, and
-/// `MoveFileEx` there is already durable enough for us). Best effort: the data itself was
-/// already flushed, and some file systems refuse directory fsync.
+/// Flushes a directory's entries to disk (`fsync` on Unix, `FlushFileBuffers` on a
+/// directory handle on Windows). Best effort: the data itself was already flushed, and some
+/// file systems refuse directory flushes.
 fn sync_dir(dir: &Path) {
-    #[cfg(unix)]
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
+    peergroup_base::fsutil::sync_dir(dir);
 }
 
 /// A directory builder that creates owner-only (0700) directories on Unix. On Windows the
-/// directories inherit the per-user `%APPDATA%` ACL.
+/// directories inherit the ACL of the per-user `%APPDATA%` folder (see the module docs).
 fn private_dir_builder(recursive: bool) -> fs::DirBuilder {
     let mut b = fs::DirBuilder::new();
     b.recursive(recursive);

@@ -48,8 +48,8 @@
 //!   signed bytes fail an independent Ed25519 check against the registrant's key.
 //!   **stale_accepted**: delivered instances older than the registrant's newest version
 //!   that had completed registration before the resolve started.
-//! * `peak_rss_bytes`: `VmHWM` of `/proc/self/status` on Linux (the process's peak
-//!   resident set, including everything the process did before); `None` elsewhere.
+//! * `peak_rss_bytes`: the process's peak resident set, including everything the process
+//!   did before (`ru_maxrss` on Linux and macOS, the peak working set on Windows).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -209,7 +209,7 @@ pub struct Report {
     pub sim_seconds: f64,
     /// Wall seconds of the whole run.
     pub wall_seconds: f64,
-    /// Peak resident set of the process, bytes (Linux `VmHWM`); `None` elsewhere.
+    /// Peak resident set of the process, bytes (see [`peak_rss_bytes`]).
     pub peak_rss_bytes: Option<u64>,
     /// Messages the simulator carried.
     pub sim_messages: u64,
@@ -249,20 +249,10 @@ pub enum ScenarioError {
     },
 }
 
-/// Peak resident set size of this process in bytes: `VmHWM` from `/proc/self/status`.
-/// `None` where that file does not exist (non-Linux systems).
+/// Peak resident set size of this process in bytes ([`peergroup_os::peak_rss_bytes`]:
+/// `getrusage` on Unix, `GetProcessMemoryInfo` on Windows); `None` if the OS does not say.
 pub fn peak_rss_bytes() -> Option<u64> {
-    #[cfg(target_os = "linux")]
-    {
-        let status = std::fs::read_to_string("/proc/self/status").ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kb * 1024)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        None
-    }
+    peergroup_os::peak_rss_bytes()
 }
 
 /// The key seed of node `i` in a run seeded `seed`.

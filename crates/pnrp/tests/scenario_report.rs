@@ -29,8 +29,7 @@ fn a_small_cloud_resolves_everything_and_reports_it() {
     );
     assert_eq!(r.forged_accepted, 0);
     assert!(r.sim_seconds > 0.0 && r.wall_seconds >= r.setup_seconds);
-    #[cfg(target_os = "linux")]
-    assert!(r.peak_rss_bytes.is_some_and(|b| b > 1 << 20));
+    assert!(r.peak_rss_bytes.is_some_and(|b| b > 1 << 20), "{:?}", r.peak_rss_bytes);
     let json = serde_json::to_value(&r).unwrap();
     for key in [
         "nodes",

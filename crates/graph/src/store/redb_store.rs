@@ -36,6 +36,7 @@ fn map_err<E: Into<redb::Error>>(
         redb::Error::Corrupted(reason) => {
             GraphError::CorruptStore { path: path.to_path_buf(), reason }
         }
+        redb::Error::DatabaseAlreadyOpen => GraphError::StoreInUse { path: path.to_path_buf() },
         redb::Error::UpgradeRequired(v) => GraphError::CorruptStore {
             path: path.to_path_buf(),
             reason: format!("redb file format {v} needs an upgrade this program does not do"),
@@ -308,7 +309,9 @@ pub struct RedbStore {
 
 impl RedbStore {
     /// Opens the store in `path`, creating the file if it does not exist. A file that is
-    /// not a record store, or is damaged, gives [`GraphError::CorruptStore`] naming it.
+    /// not a record store, or is damaged, gives [`GraphError::CorruptStore`] naming it. The
+    /// file stays locked while the store is open: opening it again, from another process or
+    /// this one, gives [`GraphError::StoreInUse`] (on Linux, macOS and Windows alike).
     pub fn open(path: impl AsRef<Path>, limits: RecordLimits) -> Result<Self, GraphError> {
         let path = path.as_ref().to_path_buf();
         let db = contain_panic(&path, || {

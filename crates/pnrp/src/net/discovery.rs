@@ -521,4 +521,34 @@ mod tests {
             assert!(j >= d.mul_f64(0.9) && j <= d.mul_f64(1.1), "{j:?}");
         }
     }
+
+    /// The socket options on this OS (Linux, macOS, Windows; no QUIC, so it runs under wine
+    /// too): two sockets bind one port (SO_REUSEADDR, and SO_REUSEPORT on Unix), join the
+    /// group on the loopback interface and hear each other (IP_MULTICAST_LOOP).
+    #[tokio::test]
+    async fn two_sockets_share_the_port_and_hear_each_other() {
+        let probe = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+        let port = probe.local_addr().unwrap().port();
+        drop(probe);
+        let group = Ipv4Addr::new(239, 255, (port >> 8) as u8, port as u8);
+        let config = DiscoveryConfig::loopback(group, port);
+        let local = SocketAddr::from((Ipv4Addr::LOCALHOST, 4000));
+        let a = Discovery::bind(config.clone(), NodeId([1; 32]), local).unwrap();
+        let b = Discovery::bind(config, NodeId([2; 32]), local).unwrap();
+        a.send_all(Kind::Announce).await;
+        let mut bufs = vec![[0u8; PACKET_LEN + 1]; b.channels.len()];
+        let heard = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                if let Some((len, _, i)) = recv_any(&b.channels, &mut bufs).await {
+                    return Announcement::decode(&bufs[i][..len]);
+                }
+            }
+        })
+        .await
+        .expect("b hears a within 10 s");
+        assert_eq!(
+            heard,
+            Some(Announcement { kind: Kind::Announce, port: 4000, node: NodeId([1; 32]) })
+        );
+    }
 }
