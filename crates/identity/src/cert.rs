@@ -117,7 +117,7 @@ pub fn verify_certificate(
     ee.verify_for_usage(&[webpki::ring::ED25519], &[anchor], &[], time, usage, None, None)
         .map_err(|e| CertError::BadSelfSignature(e.to_string()))?;
     let cn = subject_common_name(der).ok_or(CertError::NoPeerName)?;
-    let peer_name = PeerName::parse(cn)?;
+    let peer_name = PeerName::parse_encoded(cn)?;
     let node_id = NodeId::from_ed25519(&public_key);
     if peer_name.is_secure() && *peer_name.authority() != node_id.authority() {
         return Err(CertError::AuthorityMismatch {
