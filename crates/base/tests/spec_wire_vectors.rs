@@ -48,7 +48,9 @@ fn wire_vectors() {
             continue; // checked by crates/net (the preamble is the transport's)
         }
         assert!(
-            name.starts_with("frame-") || name.starts_with("reject-") || name.starts_with("accept-"),
+            name.starts_with("frame-")
+                || name.starts_with("reject-")
+                || name.starts_with("accept-"),
             "unknown vector {name}"
         );
         checked += 1;
@@ -71,7 +73,8 @@ fn wire_vectors() {
         } else if let Some(value) = get(v, "value") {
             // accepted although not how an encoder writes it
             let decode_as = get(v, "decode-as").expect("an accept- vector names its type");
-            let got = decode_typed(decode_as, &codec, &frame).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let got =
+                decode_typed(decode_as, &codec, &frame).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(got, value, "{name}");
         } else {
             let expected = get(v, "error").expect("a vector has a message, a value or an error");
