@@ -191,6 +191,9 @@ impl EndpointConfig {
             self.receive_window.max(self.stream_receive_window),
         ));
         t.send_window(u64::from(self.send_window));
+        // No QUIC datagrams: nothing reads them, so a peer could fill the buffer for nothing
+        // (wire.md §1: the transport parameter max_datagram_frame_size is not sent).
+        t.datagram_receive_buffer_size(None);
         Ok(Arc::new(t))
     }
 }
