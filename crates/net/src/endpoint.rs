@@ -86,7 +86,9 @@ pub struct EndpointConfig {
     /// Reset a new stream whose preamble has not arrived after this long. Default 5 s.
     pub preamble_timeout: Duration,
     /// Streams a peer may have open towards us per connection (QUIC's
-    /// `initial_max_streams_bidi`). Default 256.
+    /// `initial_max_streams_bidi`). Default 64: each protocol needs at most a few streams
+    /// per connection (`max_streams_per_protocol`), and every stream a stranger may open is
+    /// one the node must accept, read a preamble from and refuse.
     pub max_streams_per_connection: u32,
     /// Incoming streams of one protocol a connection may have open at once, unless the
     /// protocol was registered with its own limit ([`Endpoint::register_limited`]); further
@@ -142,7 +144,7 @@ impl Default for EndpointConfig {
             keep_alive: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
             preamble_timeout: Duration::from_secs(5),
-            max_streams_per_connection: 256,
+            max_streams_per_connection: 64,
             max_streams_per_protocol: 16,
             handler_queue: 256,
             max_connections: 10_000,
