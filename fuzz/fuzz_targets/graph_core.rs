@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use peergroup_base::{Input, Instant, NodeId, Now, Outbox, Output, PeerAddr, PeerName, Protocol, UnixTime};
+use peergroup_base::{
+    Input, Instant, NodeId, Now, Outbox, Output, PeerAddr, PeerName, Protocol, UnixTime,
+};
 use peergroup_graph::proto::{
     Announcement, Command, Config, Connect, DataType, DigestTag, GraftItem, GraphNode, LinkKind,
     Message, NewRecord, NodeParams, PROTOCOL_VERSION, Priority, TestProvider, WireRecord,
@@ -106,7 +108,11 @@ fn message(b: &mut Bytes<'_>, f: &Fixture) -> Option<Message> {
             (0..b.below(6))
                 .map(|_| {
                     let r = &f.records[b.below(f.records.len())];
-                    GraftItem { id: r.id(), tag: DigestTag::of(&r.digest()), hops: u16::from(b.u8()) }
+                    GraftItem {
+                        id: r.id(),
+                        tag: DigestTag::of(&r.digest()),
+                        hops: u16::from(b.u8()),
+                    }
                 })
                 .collect(),
         ),

@@ -189,7 +189,9 @@ fn command(b: &mut Bytes<'_>, f: &Fixture, next_id: &mut u64) -> Command {
         }
         1 => Command::Update {
             id: RegistrationId(u64::from(b.u8() % 8)),
-            endpoints: (0..b.below(12)).map(|i| SocketAddr::from(([10, 1, 1, i as u8], 1))).collect(),
+            endpoints: (0..b.below(12))
+                .map(|i| SocketAddr::from(([10, 1, 1, i as u8], 1)))
+                .collect(),
             comment: "c".repeat(b.below(45)),
             payload: b.bool().then(|| vec![0; usize::from(b.u16()) % 5000]),
         },
@@ -238,7 +240,10 @@ fuzz_target!(|data: &[u8]| {
             let i = match b.below(7) {
                 0 => {
                     let (_, from) = f.peers[b.below(PEERS)];
-                    Input::Recv { from, msg: Message { cloud: cloud(&mut b), body: request(&mut b, f) } }
+                    Input::Recv {
+                        from,
+                        msg: Message { cloud: cloud(&mut b), body: request(&mut b, f) },
+                    }
                 }
                 1 | 2 => {
                     if sent.is_empty() {
@@ -278,7 +283,10 @@ fuzz_target!(|data: &[u8]| {
                 Output::Send { to, msg } => {
                     if matches!(
                         msg.body,
-                        Body::Ping { .. } | Body::FindNode { .. } | Body::FindName { .. } | Body::Store { .. }
+                        Body::Ping { .. }
+                            | Body::FindNode { .. }
+                            | Body::FindName { .. }
+                            | Body::Store { .. }
                     ) {
                         sent.push_back((to, msg.cloud, msg.body));
                         if sent.len() > 64 {
