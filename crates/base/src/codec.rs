@@ -133,21 +133,35 @@ impl FrameCodec {
         Ok(())
     }
 
-    /// Checks a frame header and returns the body length that follows it.
-    ///
-    /// This is where the maximum is enforced: call it before allocating the body.
-    pub fn parse_header(&self, header: &[u8; HEADER_LEN]) -> Result<usize, CodecError> {
-        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+    /// Checks the 4-byte length field alone and returns the body length that follows the
+    /// version byte. A receiver calls it as soon as those 4 bytes arrived, before waiting
+    /// for the version byte (`wire.md` §2).
+    pub fn check_length(&self, length: [u8; 4]) -> Result<usize, CodecError> {
+        let len = u32::from_be_bytes(length);
         if len == 0 {
             return Err(CodecError::EmptyFrame);
         }
         if len > self.max_frame_len {
             return Err(CodecError::FrameTooLarge { len: u64::from(len), max: self.max_frame_len });
         }
-        if header[4] != self.version {
-            return Err(CodecError::UnsupportedVersion { got: header[4], expected: self.version });
-        }
         Ok(len as usize - 1)
+    }
+
+    /// Checks the version byte of a frame.
+    pub fn check_version(&self, version: u8) -> Result<(), CodecError> {
+        if version != self.version {
+            return Err(CodecError::UnsupportedVersion { got: version, expected: self.version });
+        }
+        Ok(())
+    }
+
+    /// Checks a frame header and returns the body length that follows it.
+    ///
+    /// This is where the maximum is enforced: call it before allocating the body.
+    pub fn parse_header(&self, header: &[u8; HEADER_LEN]) -> Result<usize, CodecError> {
+        let body_len = self.check_length([header[0], header[1], header[2], header[3]])?;
+        self.check_version(header[4])?;
+        Ok(body_len)
     }
 
     /// Decodes a frame body (after [`parse_header`](Self::parse_header)).
@@ -167,7 +181,10 @@ impl FrameCodec {
         buf: &[u8],
     ) -> Result<Option<(T, usize)>, CodecError> {
         let Some(header) = buf.get(..HEADER_LEN) else {
-            // A partial header can already be judged on its length field once complete.
+            // A partial header is judged on its length field as soon as that is complete.
+            if let Some(length) = buf.get(..4) {
+                self.check_length([length[0], length[1], length[2], length[3]])?;
+            }
             return Ok(None);
         };
         let mut h = [0u8; HEADER_LEN];
@@ -257,6 +274,12 @@ mod tests {
         for cut in 0..frame.len() {
             assert_eq!(codec.decode::<Msg>(&frame[..cut]).unwrap(), None, "cut at {cut}");
         }
+        // a bad length field is refused as soon as its 4 bytes are there (wire.md §2)
+        assert!(matches!(
+            codec.decode::<Msg>(&[0xff, 0xff, 0xff, 0xff]),
+            Err(CodecError::FrameTooLarge { .. })
+        ));
+        assert_eq!(codec.decode::<Msg>(&[0, 0, 0, 0]), Err(CodecError::EmptyFrame));
     }
 
     proptest! {

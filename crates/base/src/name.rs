@@ -70,6 +70,11 @@ pub enum NameError {
         /// Its 0-based position in the (normalised) classifier, in characters.
         position: usize,
     },
+    /// An encoded name (on the wire, in a certificate or in signed bytes) whose classifier
+    /// is not in NFC. Encoded forms carry the one NFC spelling (`identity.md` §2); only text
+    /// typed by a user is normalised.
+    #[error("peer name is not in NFC (encoded names must be normalised)")]
+    NotNormalized,
 }
 
 /// A classifier: 1..=149 Unicode scalar values in NFC, no control characters.
@@ -149,6 +154,20 @@ impl PeerName {
         Ok(PeerName { authority, classifier })
     }
 
+    /// Parses the encoded form of a name (wire, certificates, signed bytes): like
+    /// [`parse`](Self::parse), but a classifier that is not already in NFC is refused with
+    /// [`NameError::NotNormalized`] instead of normalised, so that signed bytes and the
+    /// name they carry always agree (`identity.md` §2).
+    pub fn parse_encoded(s: &str) -> Result<Self, NameError> {
+        let name = PeerName::parse(s)?;
+        // The authority part is already canonical (lowercase hex or `0`), so the text form
+        // equals the input exactly when the classifier was in NFC.
+        if name.to_string() != s {
+            return Err(NameError::NotNormalized);
+        }
+        Ok(name)
+    }
+
     /// A name from valid parts.
     pub fn new(authority: Authority, classifier: Classifier) -> Self {
         PeerName { authority, classifier }
@@ -204,7 +223,7 @@ impl Serialize for PeerName {
 impl<'de> Deserialize<'de> for PeerName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        PeerName::parse(&s).map_err(serde::de::Error::custom)
+        PeerName::parse_encoded(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -267,6 +286,11 @@ mod tests {
         assert_eq!(postcard::from_bytes::<PeerName>(&bytes).unwrap(), n);
         let bad = postcard::to_allocvec("0.a\u{7}").unwrap();
         assert!(postcard::from_bytes::<PeerName>(&bad).is_err());
+        // an encoded name that is not in NFC is refused, not normalised (wire.md §4)
+        let decomposed = postcard::to_allocvec("0.cafe\u{301}").unwrap();
+        assert!(postcard::from_bytes::<PeerName>(&decomposed).is_err());
+        assert_eq!(PeerName::parse_encoded("0.cafe\u{301}"), Err(NameError::NotNormalized));
+        assert!(PeerName::parse_encoded("0.caf\u{e9}").is_ok());
     }
 
     proptest::proptest! {

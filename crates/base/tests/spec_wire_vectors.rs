@@ -30,6 +30,10 @@ fn encode(message: &str, codec: &FrameCodec) -> Result<Vec<u8>, CodecError> {
         "option-bytes Some(01 02 03)" => {
             codec.encode(&Some(serde_bytes::ByteBuf::from(vec![1u8, 2, 3])))
         }
+        "peer-addr 0x22*32 [2001:db8::1]:3587" => codec.encode(&PeerAddr {
+            node: NodeId([0x22; 32]),
+            addr: "[2001:db8::1]:3587".parse::<SocketAddr>().expect("addr"),
+        }),
         other => panic!("spec vector names an unknown message {other:?}"),
     }
 }
@@ -43,7 +47,12 @@ fn wire_vectors() {
         if name.starts_with("preamble-") {
             continue; // checked by crates/net (the preamble is the transport's)
         }
-        assert!(name.starts_with("frame-") || name.starts_with("reject-"), "unknown vector {name}");
+        assert!(
+            name.starts_with("frame-")
+                || name.starts_with("reject-")
+                || name.starts_with("accept-"),
+            "unknown vector {name}"
+        );
         checked += 1;
         let codec = match get(v, "max-frame-len") {
             Some(m) => FrameCodec::new(m.parse().expect("max-frame-len")),
@@ -61,13 +70,41 @@ fn wire_vectors() {
             let (bytes, used) = decode_any(message, &codec, &frame);
             assert_eq!(used, frame.len(), "{name}");
             assert_eq!(bytes, encoded, "{name}: decode/re-encode");
+        } else if let Some(value) = get(v, "value") {
+            // accepted although not how an encoder writes it
+            let decode_as = get(v, "decode-as").expect("an accept- vector names its type");
+            let got =
+                decode_typed(decode_as, &codec, &frame).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(got, value, "{name}");
         } else {
-            let expected = get(v, "error").expect("a vector has a message or an error");
-            let err = codec.decode::<serde_bytes::ByteBuf>(&frame).expect_err(name);
+            let expected = get(v, "error").expect("a vector has a message, a value or an error");
+            let err = match get(v, "decode-as") {
+                Some(t) => decode_typed(t, &codec, &frame).expect_err(name),
+                None => codec.decode::<serde_bytes::ByteBuf>(&frame).map(|_| ()).expect_err(name),
+            };
             assert!(err.to_string().contains(expected), "{name}: got {err}, spec says {expected}");
         }
     }
-    assert_eq!(checked, 11, "every frame vector of the spec is checked");
+    assert_eq!(checked, 17, "every frame vector of the spec is checked");
+}
+
+/// Decodes a whole frame as the type a vector's `decode-as` names; the value as text.
+fn decode_typed(ty: &str, codec: &FrameCodec, frame: &[u8]) -> Result<String, CodecError> {
+    fn whole<T: serde::de::DeserializeOwned>(
+        codec: &FrameCodec,
+        frame: &[u8],
+    ) -> Result<T, CodecError> {
+        let (v, used): (T, usize) = codec.decode(frame)?.expect("a complete frame");
+        assert_eq!(used, frame.len());
+        Ok(v)
+    }
+    Ok(match ty {
+        "u16" => whole::<u16>(codec, frame)?.to_string(),
+        "u32" => whole::<u32>(codec, frame)?.to_string(),
+        "u64" => whole::<u64>(codec, frame)?.to_string(),
+        "peer-name" => whole::<PeerName>(codec, frame)?.to_string(),
+        other => panic!("unknown decode-as {other:?}"),
+    })
 }
 
 fn decode_any(message: &str, codec: &FrameCodec, frame: &[u8]) -> (Vec<u8>, usize) {
@@ -85,6 +122,7 @@ fn decode_any(message: &str, codec: &FrameCodec, frame: &[u8]) -> (Vec<u8>, usiz
         "peer-name 0.MyApplication" => re::<PeerName>(codec, frame),
         "peer-addr 0x11*32 127.0.0.1:3587" => re::<PeerAddr>(codec, frame),
         "option-bytes Some(01 02 03)" => re::<Option<serde_bytes::ByteBuf>>(codec, frame),
+        "peer-addr 0x22*32 [2001:db8::1]:3587" => re::<PeerAddr>(codec, frame),
         other => panic!("unknown message {other:?}"),
     }
 }

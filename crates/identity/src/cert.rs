@@ -117,7 +117,7 @@ pub fn verify_certificate(
     ee.verify_for_usage(&[webpki::ring::ED25519], &[anchor], &[], time, usage, None, None)
         .map_err(|e| CertError::BadSelfSignature(e.to_string()))?;
     let cn = subject_common_name(der).ok_or(CertError::NoPeerName)?;
-    let peer_name = PeerName::parse(cn)?;
+    let peer_name = PeerName::parse_encoded(cn)?;
     let node_id = NodeId::from_ed25519(&public_key);
     if peer_name.is_secure() && *peer_name.authority() != node_id.authority() {
         return Err(CertError::AuthorityMismatch {
@@ -218,6 +218,47 @@ mod tests {
             assert_eq!(peer.node_id, id.node_id());
             assert_eq!(peer.public_key, id.public_key());
         }
+    }
+
+    /// A certificate like an identity's, with the EKU and extensions given.
+    fn variant(
+        ekus: Vec<rcgen::ExtendedKeyUsagePurpose>,
+        extra: Option<rcgen::CustomExtension>,
+    ) -> Vec<u8> {
+        let id = Identity::from_seed([3; 32], "x", "").unwrap();
+        let pkcs8 = id.pkcs8_der();
+        let der = pki_types::PrivatePkcs8KeyDer::from(pkcs8.as_slice());
+        let key = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, &rcgen::PKCS_ED25519).unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params.distinguished_name.push(rcgen::DnType::CommonName, id.peer_name().to_string());
+        params.extended_key_usages = ekus;
+        params.custom_extensions = extra.into_iter().collect();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    /// identity.md §5.2: what a receiver does with extensions other than §5.1's.
+    #[test]
+    fn extensions_on_receipt() {
+        use rcgen::ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
+        let both = || vec![ServerAuth, ClientAuth];
+        // no EKU at all: accepted for both roles (RFC 5280 §4.2.1.12: no restriction)
+        let none = variant(Vec::new(), None);
+        assert!(verify_certificate(&none, now(), CertUsage::Server).is_ok());
+        assert!(verify_certificate(&none, now(), CertUsage::Client).is_ok());
+        // an EKU that does not list the role: refused for that role only
+        let server_only = variant(vec![ServerAuth], None);
+        assert!(verify_certificate(&server_only, now(), CertUsage::Server).is_ok());
+        assert!(verify_certificate(&server_only, now(), CertUsage::Client).is_err());
+        // an unknown non-critical extension: ignored
+        let mut ext =
+            rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 99999, 1], vec![5, 0]);
+        let extra = variant(both(), Some(ext.clone()));
+        assert!(verify_certificate(&extra, now(), CertUsage::Client).is_ok());
+        // an unknown critical extension: refused
+        ext.set_criticality(true);
+        let critical = variant(both(), Some(ext));
+        assert!(verify_certificate(&critical, now(), CertUsage::Client).is_err());
     }
 
     #[test]

@@ -61,6 +61,11 @@ pub struct DriverConfig {
     /// and timers), so a fast local writer is slowed to what its peers take instead of
     /// overflowing their queues. `None` (the default): commands are always taken.
     pub pause_commands_above: Option<usize>,
+    /// Incoming streams of this protocol one connection may have open at once; a further
+    /// one is reset with `BUSY` (`wire.md` §5). Default 4: a peer writes on one stream
+    /// (it opens a new one only after the old one failed), so 4 leave room for streams
+    /// whose failure we have not noticed yet.
+    pub max_incoming_streams_per_connection: usize,
 }
 
 impl Default for DriverConfig {
@@ -72,6 +77,7 @@ impl Default for DriverConfig {
             inbound_queue: 4096,
             max_frame_len: None,
             pause_commands_above: None,
+            max_incoming_streams_per_connection: 4,
         }
     }
 }
@@ -148,7 +154,8 @@ where
     P::Event: Send + 'static,
     P::Timer: Send + 'static,
 {
-    let incoming = endpoint.register(protocol.clone())?;
+    let incoming =
+        endpoint.register_limited(protocol.clone(), config.max_incoming_streams_per_connection)?;
     let (cmd_tx, cmd_rx) = mpsc::channel(config.command_queue.max(1));
     let (urgent_tx, urgent_rx) = mpsc::channel(config.command_queue.max(1));
     let (event_tx, event_rx) = mpsc::channel(config.event_queue.max(1));

@@ -10,9 +10,13 @@ use peergroup_base::{FrameCodec, PeerName};
 use peergroup_identity::{CertifiedPeer, Identity};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::NetError;
+use crate::limits::{
+    ConnLimits, FrameLimits, Gauge, Prefix, PrefixSlot, PrefixTable, RefusalCounters, Refusals,
+    bump,
+};
 use crate::stream::{FramedStream, codes};
 use crate::tls::{self, Expect, Observed};
 
@@ -81,13 +85,54 @@ pub struct EndpointConfig {
     pub handshake_timeout: Duration,
     /// Reset a new stream whose preamble has not arrived after this long. Default 5 s.
     pub preamble_timeout: Duration,
-    /// Streams a peer may have open towards us per connection. Default 256.
+    /// Streams a peer may have open towards us per connection (QUIC's
+    /// `initial_max_streams_bidi`). Default 64: each protocol needs at most a few streams
+    /// per connection (`max_streams_per_protocol`), and every stream a stranger may open is
+    /// one the node must accept, read a preamble from and refuse.
     pub max_streams_per_connection: u32,
+    /// Incoming streams of one protocol a connection may have open at once, unless the
+    /// protocol was registered with its own limit ([`Endpoint::register_limited`]); further
+    /// ones are reset with [`codes::BUSY`]. Default 16.
+    pub max_streams_per_protocol: usize,
     /// New streams queued per protocol before further ones are refused with
     /// [`codes::BUSY`]. Default 256.
     pub handler_queue: usize,
-    /// Live connections at most; further incoming ones are refused. Default 10,000.
+    /// Live connections and handshakes in progress at most; further incoming ones are
+    /// refused. Default 10,000.
     pub max_connections: usize,
+    /// Incoming connections and handshakes from one source prefix (IPv4 /24, IPv6 /48) at
+    /// most. Default 64: a NAT or a small site shares a prefix, a stranger with many
+    /// addresses gets 64 per /24.
+    pub max_connections_per_prefix: usize,
+    /// New handshakes per second per source prefix (token bucket, burst of the same size).
+    /// Default 32.
+    pub handshakes_per_second_per_prefix: u32,
+    /// While more handshakes than this are in progress, an incoming connection whose source
+    /// address QUIC has not validated gets a Retry packet instead of a handshake (RFC 9000
+    /// §8.1.2), so a spoofed source costs one stateless packet. Default 64.
+    pub retry_above_handshakes: usize,
+    /// A frame must be complete this long after its first byte arrived, plus one second per
+    /// [`frame_min_rate`](Self::frame_min_rate) bytes of its length; else the stream is
+    /// reset with [`codes::STALLED`]. Default 10 s.
+    pub frame_timeout: Duration,
+    /// The slowest sending rate a frame is allowed, in bytes per second. Default 64 KiB/s
+    /// (a 1 MiB frame gets 26 s, a 60 MiB graph record 16 min).
+    pub frame_min_rate: u32,
+    /// Frames that may be half read at once on one connection; a frame that starts beyond
+    /// it is refused with [`codes::BUSY`]. Default 16.
+    pub max_half_read_frames: usize,
+    /// Bytes all half-read frames of the endpoint may hold together; a frame that would
+    /// pass it is refused with [`codes::BUSY`]. Default 256 MiB.
+    pub max_buffered_frame_bytes: usize,
+    /// QUIC flow-control window per stream (bytes a peer may send ahead of what we read).
+    /// Default 256 KiB.
+    pub stream_receive_window: u32,
+    /// QUIC flow-control window per connection. Default 1 MiB: bounds what a connection's
+    /// unread streams hold, and is about 80 Mbit/s at 100 ms of round trip.
+    pub receive_window: u32,
+    /// Bytes we buffer for sending per connection (a peer that does not read its answers
+    /// holds at most this much). Default 1 MiB.
+    pub send_window: u32,
 }
 
 impl Default for EndpointConfig {
@@ -99,17 +144,35 @@ impl Default for EndpointConfig {
             keep_alive: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
             preamble_timeout: Duration::from_secs(5),
-            max_streams_per_connection: 256,
+            max_streams_per_connection: 64,
+            max_streams_per_protocol: 16,
             handler_queue: 256,
             max_connections: 10_000,
+            max_connections_per_prefix: 64,
+            handshakes_per_second_per_prefix: 32,
+            retry_above_handshakes: 64,
+            frame_timeout: Duration::from_secs(10),
+            frame_min_rate: 64 * 1024,
+            max_half_read_frames: 16,
+            max_buffered_frame_bytes: 256 << 20,
+            stream_receive_window: 256 * 1024,
+            receive_window: 1 << 20,
+            send_window: 1 << 20,
         }
     }
 }
 
 impl EndpointConfig {
-    /// Defaults, bound to `127.0.0.1` on an ephemeral port.
+    /// Defaults, bound to `127.0.0.1` on an ephemeral port, without the per-prefix limits
+    /// (every peer of a one-host test or demo shares 127.0.0.0/24; the same reason PNRP's
+    /// loopback settings drop its diversity limits).
     pub fn loopback() -> Self {
-        EndpointConfig { bind: SocketAddr::from(([127, 0, 0, 1], 0)), ..Self::default() }
+        EndpointConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            max_connections_per_prefix: usize::MAX,
+            handshakes_per_second_per_prefix: u32::MAX,
+            ..Self::default()
+        }
     }
 
     /// Defaults, bound to `addr`.
@@ -125,6 +188,14 @@ impl EndpointConfig {
         t.keep_alive_interval(Some(self.keep_alive));
         t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(self.max_streams_per_connection));
         t.max_concurrent_uni_streams(quinn::VarInt::from_u32(0));
+        t.stream_receive_window(quinn::VarInt::from_u32(self.stream_receive_window));
+        t.receive_window(quinn::VarInt::from_u32(
+            self.receive_window.max(self.stream_receive_window),
+        ));
+        t.send_window(u64::from(self.send_window));
+        // No QUIC datagrams: nothing reads them, so a peer could fill the buffer for nothing
+        // (wire.md §1: the transport parameter max_datagram_frame_size is not sent).
+        t.datagram_receive_buffer_size(None);
         Ok(Arc::new(t))
     }
 }
@@ -135,6 +206,8 @@ pub struct Connection {
     conn: quinn::Connection,
     remote: Arc<CertifiedPeer>,
     codec: FrameCodec,
+    limits: Arc<ConnLimits>,
+    frames: FrameLimits,
 }
 
 impl fmt::Debug for Connection {
@@ -180,7 +253,15 @@ impl Connection {
     pub async fn open(&self, protocol: &ProtocolId) -> Result<FramedStream, NetError> {
         let (mut send, recv) = self.conn.open_bi().await?;
         send.write_all(&protocol.preamble()).await?;
-        Ok(FramedStream::new(send, recv, self.codec, (*self.remote).clone(), self.remote_addr()))
+        Ok(FramedStream::new(
+            send,
+            recv,
+            self.codec,
+            (*self.remote).clone(),
+            self.remote_addr(),
+            self.frames.clone(),
+            None,
+        ))
     }
 
     /// Closes the connection (all protocols' streams on it).
@@ -202,16 +283,37 @@ impl Incoming {
     }
 }
 
+/// A protocol's queue of new streams and its limit of streams per connection.
+type Handler = (mpsc::Sender<FramedStream>, usize);
+
 struct Shared {
     config: EndpointConfig,
     codec: FrameCodec,
     conns: Mutex<HashMap<usize, Connection>>,
-    handlers: Mutex<HashMap<String, mpsc::Sender<FramedStream>>>,
+    handlers: Mutex<HashMap<String, Handler>>,
+    counters: Arc<RefusalCounters>,
+    prefixes: Arc<PrefixTable>,
+    /// Incoming handshakes in progress.
+    handshaking: Arc<Gauge>,
+    /// Bytes held by half-read frames.
+    buffered: Arc<Gauge>,
 }
 
 impl Shared {
     fn connection_count(&self) -> usize {
         self.conns.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
+    fn frame_limits(&self) -> FrameLimits {
+        FrameLimits {
+            counters: self.counters.clone(),
+            half_read: Arc::default(),
+            max_half_read: self.config.max_half_read_frames,
+            buffered: self.buffered.clone(),
+            max_buffered: self.config.max_buffered_frame_bytes,
+            frame_timeout: self.config.frame_timeout,
+            min_rate: self.config.frame_min_rate,
+        }
     }
 
     /// A live connection whose far end satisfies `expect` (and, for [`Expect::Any`], is at
@@ -276,6 +378,10 @@ impl Endpoint {
             config,
             conns: Mutex::new(HashMap::new()),
             handlers: Mutex::new(HashMap::new()),
+            counters: Arc::default(),
+            prefixes: Arc::default(),
+            handshaking: Arc::default(),
+            buffered: Arc::default(),
         });
         let accept_task = tokio::spawn(accept_loop(quinn.clone(), shared.clone()));
         Ok(Endpoint { inner: Arc::new(Inner { quinn, identity, shared, accept_task }) })
@@ -299,16 +405,35 @@ impl Endpoint {
         self.inner.identity.peer_name()
     }
 
-    /// Subscribes to the streams peers open for `protocol`.
+    /// Subscribes to the streams peers open for `protocol`, at most
+    /// [`EndpointConfig::max_streams_per_protocol`] open at once per connection.
     pub fn register(&self, protocol: ProtocolId) -> Result<Incoming, NetError> {
+        let max = self.inner.shared.config.max_streams_per_protocol;
+        self.register_limited(protocol, max)
+    }
+
+    /// Subscribes to the streams peers open for `protocol`, at most
+    /// `max_streams_per_connection` of them open at once per connection: a further one is
+    /// reset with [`codes::BUSY`] (counted in [`Refusals::streams_per_protocol`]). A stream
+    /// counts until the [`FramedStream`] handed out is dropped.
+    pub fn register_limited(
+        &self,
+        protocol: ProtocolId,
+        max_streams_per_connection: usize,
+    ) -> Result<Incoming, NetError> {
         let mut handlers =
             self.inner.shared.handlers.lock().map_err(|_| NetError::EndpointClosed)?;
-        if handlers.get(protocol.as_str()).is_some_and(|tx| !tx.is_closed()) {
+        if handlers.get(protocol.as_str()).is_some_and(|(tx, _)| !tx.is_closed()) {
             return Err(NetError::ProtocolAlreadyRegistered(protocol.0));
         }
         let (tx, rx) = mpsc::channel(self.inner.shared.config.handler_queue.max(1));
-        handlers.insert(protocol.0, tx);
+        handlers.insert(protocol.0, (tx, max_streams_per_connection.max(1)));
         Ok(Incoming { rx })
+    }
+
+    /// What the endpoint refused so far, by reason (`wire.md` §5).
+    pub fn refusals(&self) -> Refusals {
+        self.inner.shared.counters.snapshot()
     }
 
     /// A connection to a peer that satisfies `expect`: an existing live one (whichever side
@@ -352,7 +477,7 @@ impl Endpoint {
             conn.close(codes::OK, b"wrong peer");
             return Err(wrong_peer(addr, &expect, remote));
         }
-        Ok(register_connection(&self.inner.shared, conn, remote))
+        Ok(register_connection(&self.inner.shared, conn, remote, None))
     }
 
     /// Dials (or reuses a connection) and opens a stream for `protocol`.
@@ -414,49 +539,99 @@ fn wrong_peer(addr: SocketAddr, expect: &Expect, seen: CertifiedPeer) -> NetErro
     NetError::WrongPeer { addr, expected, found: Box::new(seen) }
 }
 
-/// Records a connection and serves the streams its peer opens.
+/// Records a connection and serves the streams its peer opens. `slot` is an incoming
+/// connection's place in its source prefix's count, held as long as the connection lives.
 fn register_connection(
     shared: &Arc<Shared>,
     conn: quinn::Connection,
     remote: CertifiedPeer,
+    slot: Option<PrefixSlot>,
 ) -> Connection {
-    let connection = Connection { conn, remote: Arc::new(remote), codec: shared.codec };
+    let connection = Connection {
+        conn,
+        remote: Arc::new(remote),
+        codec: shared.codec,
+        limits: Arc::default(),
+        frames: shared.frame_limits(),
+    };
     if let Ok(mut conns) = shared.conns.lock() {
         conns.insert(connection.stable_id(), connection.clone());
     }
-    tokio::spawn(serve_streams(shared.clone(), connection.clone()));
+    tokio::spawn(serve_streams(shared.clone(), connection.clone(), slot));
     connection
 }
 
+/// The accept path (`wire.md` §5): every check is made before any handshake state exists
+/// beyond quinn's `Incoming`.
+#[allow(clippy::disallowed_methods)] // driver code: the token buckets run on the real clock
 async fn accept_loop(quinn: quinn::Endpoint, shared: Arc<Shared>) {
     while let Some(incoming) = quinn.accept().await {
-        if shared.connection_count() >= shared.config.max_connections {
-            warn!(from = %incoming.remote_address(), "refusing connection: too many connections");
+        let from = canonical_addr(incoming.remote_address());
+        let prefix = Prefix::of(from.ip());
+        let config = &shared.config;
+        let handshaking = shared.handshaking.get();
+        if shared.connection_count() + handshaking >= config.max_connections {
+            debug!(%from, "refusing connection: too many connections");
+            bump(&shared.counters.connections_total);
             incoming.refuse();
             continue;
         }
+        // Under load, or over its rate, a source must first prove it receives at its
+        // address: a Retry costs us one stateless packet.
+        let over_rate = !shared.prefixes.take_handshake(
+            prefix,
+            config.handshakes_per_second_per_prefix,
+            std::time::Instant::now(),
+        );
+        if (handshaking >= config.retry_above_handshakes || over_rate) && incoming.may_retry() {
+            bump(&shared.counters.retries);
+            if let Err(e) = incoming.retry() {
+                e.into_incoming().ignore();
+            }
+            continue;
+        }
+        if over_rate {
+            debug!(%from, "refusing connection: handshake rate of its prefix");
+            bump(&shared.counters.handshake_rate);
+            incoming.refuse();
+            continue;
+        }
+        let Some(slot) = shared.prefixes.try_add(prefix, config.max_connections_per_prefix) else {
+            debug!(%from, "refusing connection: too many connections from its prefix");
+            bump(&shared.counters.connections_per_prefix);
+            incoming.refuse();
+            continue;
+        };
+        let Some(in_progress) = shared.handshaking.try_enter(usize::MAX) else {
+            incoming.refuse();
+            continue;
+        };
         let shared = shared.clone();
         tokio::spawn(async move {
-            let from = incoming.remote_address();
             let timeout = shared.config.handshake_timeout;
-            let conn = match tokio::time::timeout(timeout, incoming).await {
+            let result = tokio::time::timeout(timeout, incoming).await;
+            drop(in_progress);
+            let conn = match result {
                 Ok(Ok(c)) => c,
                 Ok(Err(e)) => {
                     debug!(%from, error = %e, "incoming handshake failed");
+                    bump(&shared.counters.handshakes_failed);
                     return;
                 }
                 Err(_) => {
                     debug!(%from, "incoming handshake timed out");
+                    bump(&shared.counters.handshakes_failed);
                     return;
                 }
             };
             match tls::remote_identity(&conn) {
                 Ok(remote) => {
                     debug!(%from, peer = %remote.peer_name, "accepted connection");
-                    register_connection(&shared, conn, remote);
+                    register_connection(&shared, conn, remote, Some(slot));
                 }
                 Err(e) => {
                     debug!(%from, error = %e, "no usable peer identity");
+                    bump(&shared.counters.handshakes_failed);
                     conn.close(codes::OK, b"no identity");
                 }
             }
@@ -464,7 +639,7 @@ async fn accept_loop(quinn: quinn::Endpoint, shared: Arc<Shared>) {
     }
 }
 
-async fn serve_streams(shared: Arc<Shared>, connection: Connection) {
+async fn serve_streams(shared: Arc<Shared>, connection: Connection, slot: Option<PrefixSlot>) {
     loop {
         match connection.conn.accept_bi().await {
             Ok((send, recv)) => {
@@ -479,6 +654,7 @@ async fn serve_streams(shared: Arc<Shared>, connection: Connection) {
     if let Ok(mut conns) = shared.conns.lock() {
         conns.remove(&connection.stable_id());
     }
+    drop(slot);
 }
 
 async fn read_preamble(recv: &mut quinn::RecvStream) -> Option<String> {
@@ -503,15 +679,24 @@ async fn dispatch_stream(
     let preamble =
         tokio::time::timeout(shared.config.preamble_timeout, read_preamble(&mut recv)).await;
     let Ok(Some(protocol)) = preamble else {
+        bump(&shared.counters.bad_preamble);
         let _ = recv.stop(codes::BAD_PREAMBLE);
         let _ = send.reset(codes::BAD_PREAMBLE);
         return;
     };
     let handler = shared.handlers.lock().ok().and_then(|h| h.get(&protocol).cloned());
-    let Some(handler) = handler else {
+    let Some((handler, max_streams)) = handler else {
         debug!(%protocol, peer = %connection.remote.peer_name, "stream for unknown protocol");
+        bump(&shared.counters.unknown_protocol);
         let _ = recv.stop(codes::UNKNOWN_PROTOCOL);
         let _ = send.reset(codes::UNKNOWN_PROTOCOL);
+        return;
+    };
+    let Some(slot) = connection.limits.enter_stream(&protocol, max_streams) else {
+        debug!(%protocol, peer = %connection.remote.peer_name, "too many streams of the protocol");
+        bump(&shared.counters.streams_per_protocol);
+        let _ = recv.stop(codes::BUSY);
+        let _ = send.reset(codes::BUSY);
         return;
     };
     let stream = FramedStream::new(
@@ -520,11 +705,19 @@ async fn dispatch_stream(
         shared.codec,
         (*connection.remote).clone(),
         connection.remote_addr(),
+        connection.frames.clone(),
+        Some(slot),
     );
     if let Err(e) = handler.try_send(stream) {
         let code = match &e {
-            mpsc::error::TrySendError::Full(_) => codes::BUSY,
-            mpsc::error::TrySendError::Closed(_) => codes::UNKNOWN_PROTOCOL,
+            mpsc::error::TrySendError::Full(_) => {
+                bump(&shared.counters.handler_queue);
+                codes::BUSY
+            }
+            mpsc::error::TrySendError::Closed(_) => {
+                bump(&shared.counters.unknown_protocol);
+                codes::UNKNOWN_PROTOCOL
+            }
         };
         let mut stream = e.into_inner();
         stream.recv.stop(code);

@@ -38,10 +38,12 @@
 
 pub mod driver;
 mod endpoint;
+mod limits;
 mod stream;
 mod tls;
 
 pub use endpoint::{Connection, Endpoint, EndpointConfig, Incoming, ProtocolId};
+pub use limits::Refusals;
 pub use stream::{FramedRecv, FramedSend, FramedStream, codes};
 pub use tls::{ALPN, Expect};
 
@@ -115,6 +117,15 @@ pub enum NetError {
         read: usize,
         /// Bytes expected.
         expected: usize,
+    },
+    /// A frame was refused by a limit (`wire.md` §2, §5); the stream was stopped and reset
+    /// with `code`.
+    #[error("frame refused: {reason}")]
+    FrameRefused {
+        /// The application error code the stream was stopped with (`BUSY`, `STALLED`).
+        code: quinn::VarInt,
+        /// Which limit.
+        reason: &'static str,
     },
     /// The stream was already finished, or ended before the reply.
     #[error("stream finished")]

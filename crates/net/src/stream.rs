@@ -7,12 +7,12 @@
 //! streams keep working.
 
 use peergroup_base::FrameCodec;
-use peergroup_base::codec::HEADER_LEN;
 use peergroup_identity::CertifiedPeer;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::NetError;
+use crate::limits::{FrameLimits, GaugeGuard, bump};
 
 /// Application error codes used to reset or stop streams and close connections.
 pub mod codes {
@@ -25,8 +25,12 @@ pub mod codes {
     pub const UNKNOWN_PROTOCOL: VarInt = VarInt::from_u32(2);
     /// The stream's preamble was malformed or did not arrive in time.
     pub const BAD_PREAMBLE: VarInt = VarInt::from_u32(3);
-    /// The protocol's handler queue is full.
+    /// A limit is reached: the protocol's handler queue is full, the connection has its
+    /// maximum of streams of that protocol or of half-read frames, or the endpoint's budget
+    /// of buffered frame bytes is spent.
     pub const BUSY: VarInt = VarInt::from_u32(4);
+    /// A frame was not complete by its deadline (`wire.md` §2).
+    pub const STALLED: VarInt = VarInt::from_u32(5);
 }
 
 /// The sending half of a framed stream.
@@ -42,6 +46,10 @@ pub struct FramedSend {
 pub struct FramedRecv {
     inner: quinn::RecvStream,
     codec: FrameCodec,
+    limits: FrameLimits,
+    /// This stream's place in its connection's count of streams of its protocol (incoming
+    /// streams only), given back when the stream is dropped.
+    _slot: Option<GaugeGuard>,
 }
 
 /// A framed bidirectional stream to an authenticated peer.
@@ -65,10 +73,12 @@ impl FramedStream {
         codec: FrameCodec,
         remote: CertifiedPeer,
         remote_addr: std::net::SocketAddr,
+        limits: FrameLimits,
+        slot: Option<GaugeGuard>,
     ) -> Self {
         FramedStream {
             send: FramedSend { inner: send, codec, buf: Vec::new() },
-            recv: FramedRecv { inner: recv, codec },
+            recv: FramedRecv { inner: recv, codec, limits, _slot: slot },
             remote,
             remote_addr,
         }
@@ -101,8 +111,10 @@ impl FramedStream {
     /// the sending side reset, both with [`codes::BAD_FRAME`].
     pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>, NetError> {
         let r = self.recv.recv().await;
-        if let Err(NetError::Codec(_)) = &r {
-            self.send.reset(codes::BAD_FRAME);
+        match &r {
+            Err(NetError::Codec(_)) => self.send.reset(codes::BAD_FRAME),
+            Err(NetError::FrameRefused { code, .. }) => self.send.reset(*code),
+            _ => {}
         }
         r
     }
@@ -150,29 +162,58 @@ impl FramedRecv {
     /// Reads one frame; `Ok(None)` on a clean end of stream at a frame boundary.
     ///
     /// On a codec error the stream is stopped with [`codes::BAD_FRAME`] before the error is
-    /// returned: a peer that sent garbage on a stream cannot continue on it.
+    /// returned: a peer that sent garbage on a stream cannot continue on it. The limits of
+    /// `wire.md` §2 and §5 apply from the frame's first byte on: the 4-byte length is
+    /// checked before the version byte is awaited; the frame must be complete by its
+    /// deadline ([`codes::STALLED`]); it needs one of the connection's half-read-frame
+    /// places, and its body bytes come out of the endpoint's buffer budget
+    /// ([`codes::BUSY`] if either is exhausted). The body buffer grows as bytes arrive, so
+    /// a peer holds only the memory it actually sent.
+    #[allow(clippy::disallowed_methods)] // driver code: frame deadlines run on the real clock
     pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>, NetError> {
-        let mut header = [0u8; HEADER_LEN];
-        match self.inner.read_exact(&mut header).await {
+        // Between frames a stream may stay idle for as long as the connection lives.
+        let mut length = [0u8; 4];
+        match self.inner.read_exact(&mut length[..1]).await {
             Ok(()) => {}
-            Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
-            Err(quinn::ReadExactError::FinishedEarly(n)) => {
-                return Err(NetError::Truncated { read: n, expected: HEADER_LEN });
-            }
+            Err(quinn::ReadExactError::FinishedEarly(_)) => return Ok(None),
             Err(quinn::ReadExactError::ReadError(e)) => return Err(e.into()),
         }
-        let body_len = match self.codec.parse_header(&header) {
+        let started = tokio::time::Instant::now();
+        let mut deadline = started + self.limits.frame_timeout;
+        let Some(_half_read) = self.limits.half_read.try_enter(self.limits.max_half_read) else {
+            return Err(self.refuse(codes::BUSY, "too many half-read frames on the connection"));
+        };
+        self.read_before(&mut length[1..], deadline).await?;
+        let body_len = match self.codec.check_length(length) {
             Ok(n) => n,
             Err(e) => return Err(self.reject(e)),
         };
-        // Allocation is bounded by the codec's maximum, checked by parse_header.
-        let mut body = vec![0u8; body_len];
-        match self.inner.read_exact(&mut body).await {
-            Ok(()) => {}
-            Err(quinn::ReadExactError::FinishedEarly(n)) => {
-                return Err(NetError::Truncated { read: n, expected: body_len });
+        let rate = u64::from(self.limits.min_rate.max(1));
+        let allowance = u64::try_from(body_len).unwrap_or(u64::MAX) / rate;
+        deadline += std::time::Duration::from_secs(allowance);
+        let mut version = [0u8; 1];
+        self.read_before(&mut version, deadline).await?;
+        if let Err(e) = self.codec.check_version(version[0]) {
+            return Err(self.reject(e));
+        }
+        // Allocation follows the bytes that arrive, bounded by the checked length.
+        let mut budget = crate::limits::GaugeGuard::empty(&self.limits.buffered);
+        let mut body = Vec::new();
+        while body.len() < body_len {
+            let want = body_len - body.len();
+            let chunk =
+                match tokio::time::timeout_at(deadline, self.inner.read_chunk(want, true)).await {
+                    Err(_) => return Err(self.stalled()),
+                    Ok(Ok(Some(chunk))) => chunk,
+                    Ok(Ok(None)) => {
+                        return Err(NetError::Truncated { read: body.len(), expected: body_len });
+                    }
+                    Ok(Err(e)) => return Err(e.into()),
+                };
+            if !budget.grow(chunk.bytes.len(), self.limits.max_buffered) {
+                return Err(self.refuse(codes::BUSY, "the endpoint's frame buffer budget is spent"));
             }
-            Err(quinn::ReadExactError::ReadError(e)) => return Err(e.into()),
+            body.extend_from_slice(&chunk.bytes);
         }
         match self.codec.decode_body(&body) {
             Ok(msg) => Ok(Some(msg)),
@@ -180,7 +221,39 @@ impl FramedRecv {
         }
     }
 
+    /// Fills `buf` before `deadline`, or fails the frame.
+    async fn read_before(
+        &mut self,
+        buf: &mut [u8],
+        deadline: tokio::time::Instant,
+    ) -> Result<(), NetError> {
+        match tokio::time::timeout_at(deadline, self.inner.read_exact(buf)).await {
+            Err(_) => Err(self.stalled()),
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(quinn::ReadExactError::FinishedEarly(n))) => {
+                Err(NetError::Truncated { read: n, expected: buf.len() })
+            }
+            Ok(Err(quinn::ReadExactError::ReadError(e))) => Err(e.into()),
+        }
+    }
+
+    fn stalled(&mut self) -> NetError {
+        bump(&self.limits.counters.frame_deadline);
+        let _ = self.inner.stop(codes::STALLED);
+        NetError::FrameRefused {
+            code: codes::STALLED,
+            reason: "frame not complete by its deadline",
+        }
+    }
+
+    fn refuse(&mut self, code: quinn::VarInt, reason: &'static str) -> NetError {
+        bump(&self.limits.counters.half_read_frames);
+        let _ = self.inner.stop(code);
+        NetError::FrameRefused { code, reason }
+    }
+
     fn reject(&mut self, e: peergroup_base::CodecError) -> NetError {
+        bump(&self.limits.counters.bad_frame);
         // Already stopped is fine.
         let _ = self.inner.stop(codes::BAD_FRAME);
         NetError::Codec(e)

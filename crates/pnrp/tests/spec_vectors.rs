@@ -7,9 +7,10 @@ use std::net::SocketAddr;
 use peergroup_base::codec::FrameCodec;
 use peergroup_base::spec_vectors::{self, Vector};
 use peergroup_base::{NodeId, P2pId, PeerAddr, PeerName, ServiceLocation, UnixTime};
-use peergroup_pnrp::proto::cpa::{CPA_FORMAT, signature_input};
+use peergroup_pnrp::proto::cpa::{CPA_FORMAT, SimpleDelegation, signature_input};
 use peergroup_pnrp::proto::{
-    Body, Cloud, CpaBody, CpaSigner, Key, Message, Reason, SignedCpa, StoreStatus, service_location,
+    Body, Cloud, CpaBody, CpaError, CpaSigner, InstanceId, Key, Message, Reason, SignedCpa,
+    StoreStatus, service_location,
 };
 
 const SPEC: &str = include_str!("../../../proto-specs/pnrp.md");
@@ -84,7 +85,7 @@ fn spec_vectors_match_the_code() {
                 assert_eq!(name.p2p_id().to_hex(), get(v, "p2p-id"));
                 assert_eq!(Key::of_name(&name.p2p_id()).to_hex(), get(v, "key"));
             }
-            "service-location" => {
+            "service-location" | "service-location-tagged" => {
                 let signer = CpaSigner::from_seed(&seed(v));
                 assert_eq!(hex::encode(signer.public_key()), get(v, "signer"));
                 let name: PeerName = get(v, "peer-name").parse().unwrap();
@@ -122,6 +123,85 @@ fn spec_vectors_match_the_code() {
                 let signer = CpaSigner::from_seed(&seed(v));
                 let again = b.sign(&signer, millis(v, "now")).unwrap();
                 assert_eq!(again, s);
+            }
+            "cpa-delegated" => {
+                let owner = CpaSigner::from_seed(&bytes(v, "owner-seed").try_into().unwrap());
+                let delegate = CpaSigner::from_seed(&seed(v));
+                let name: PeerName = get(v, "peer-name").parse().unwrap();
+                assert_eq!(name.authority(), &owner.authority());
+                let proof = SimpleDelegation::issue(
+                    &owner,
+                    &delegate.public_key(),
+                    &name,
+                    millis(v, "delegation-not-after"),
+                );
+                assert_eq!(hex::encode(&proof), hex::encode(bytes(v, "proof")));
+                let hint = ServiceLocation::address_hint_of("192.0.2.1".parse().unwrap());
+                let body = CpaBody {
+                    format: CPA_FORMAT,
+                    name: name.clone(),
+                    location: service_location(hint, &delegate.public_key(), &name.p2p_id(), 0),
+                    sequence: get(&cpa1, "sequence").parse().unwrap(),
+                    not_after: millis(&cpa1, "not-after"),
+                    revoked: false,
+                    endpoints: vec!["192.0.2.1:4000".parse().unwrap()],
+                    comment: String::new(),
+                    payload: None,
+                    signer: delegate.public_key(),
+                    delegation: Some(proof),
+                };
+                let s = body.sign_unchecked(&delegate);
+                assert_eq!(hex::encode(&s.body), hex::encode(bytes(v, "body")));
+                assert_eq!(hex::encode(s.signature), hex::encode(bytes(v, "signature")));
+                let now = millis(v, "now");
+                let cpa = signed(v).verify(now, Some(&SimpleDelegation)).expect("verifies");
+                assert!(cpa.is_delegated());
+                assert!(matches!(
+                    signed(v).verify(now, None),
+                    Err(CpaError::DelegationUnsupported { .. })
+                ));
+            }
+            "frame-find-name-probe" => {
+                let location = ServiceLocation::from_hex(get(&cpa1, "location")).unwrap();
+                let signer = CpaSigner::from_seed(&seed(&cpa1)).public_key();
+                let msg = Message {
+                    cloud: Cloud::Global,
+                    body: Body::FindName {
+                        txid: 1,
+                        p2p: P2pId::from_hex("ff4a2b5d64e8dbba272b7650cbc1f81c").unwrap(),
+                        count: 20,
+                        max_results: 0,
+                        hint: Some(location),
+                        probe: Some(Box::new(InstanceId { signer, location })),
+                        reason: Reason::Registration,
+                    },
+                };
+                check_frame(v, &msg);
+            }
+            "frame-nodes" => {
+                let nodes = vec![
+                    PeerAddr { node: NodeId([0x11; 32]), addr: "127.0.0.1:3587".parse().unwrap() },
+                    PeerAddr {
+                        node: NodeId([0x22; 32]),
+                        addr: "[2001:db8::1]:3587".parse().unwrap(),
+                    },
+                ];
+                check_frame(
+                    v,
+                    &Message { cloud: Cloud::Global, body: Body::Nodes { txid: 3, nodes } },
+                );
+            }
+            "frame-found-cpas" => {
+                let msg = Message {
+                    cloud: Cloud::Global,
+                    body: Body::Found {
+                        txid: 4,
+                        nodes: Vec::new(),
+                        cpas: vec![signed(&cpa1)],
+                        holds: None,
+                    },
+                };
+                check_frame(v, &msg);
             }
             "frame-store" => {
                 let msg = Message {

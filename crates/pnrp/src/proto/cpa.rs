@@ -589,13 +589,18 @@ impl CpaBody {
     }
 }
 
-fn usable_endpoint(e: &SocketAddr) -> bool {
+/// Whether `e` may appear in a CPA or a contact list (`pnrp.md` §3.1): a unicast address
+/// a peer elsewhere can dial. Port 0, the unspecified addresses, multicast, IPv4's limited
+/// broadcast `255.255.255.255` (the only broadcast address recognisable without the
+/// sender's netmask) and IPv6 link-local `fe80::/10` (unusable without a scope id, which the
+/// wire form cannot carry) are not. Loopback and IPv4 link-local are allowed.
+pub(crate) fn usable_endpoint(e: &SocketAddr) -> bool {
     if e.port() == 0 {
         return false;
     }
     match e.ip() {
         IpAddr::V4(v4) => !(v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast()),
-        IpAddr::V6(v6) => !(v6.is_unspecified() || v6.is_multicast()),
+        IpAddr::V6(v6) => !(v6.is_unspecified() || v6.is_multicast() || v6.is_unicast_link_local()),
     }
 }
 

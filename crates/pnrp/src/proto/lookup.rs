@@ -197,7 +197,11 @@ impl Lookup {
     pub(crate) fn learn(&mut self, path: usize, contacts: &[PeerAddr], depth: u8, from: NodeId) {
         let d = depth.saturating_add(1);
         for c in contacts {
-            if c.node == self.me || !self.used.insert(c.node) {
+            // a contact no peer could dial (§3.1) is skipped, not failed
+            if c.node == self.me
+                || !crate::proto::cpa::usable_endpoint(&c.addr)
+                || !self.used.insert(c.node)
+            {
                 continue;
             }
             self.insert(path, *c, d, Some(from));

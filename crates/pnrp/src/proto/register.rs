@@ -329,7 +329,10 @@ impl Pnrp {
         // Far from the key a few contacts per answer suffice to get closer; the nodes
         // estimated among the 2r closest are asked for k, so that between them they name
         // all of the r closest (§6.2).
-        let size = self.clouds[ci].table.size_estimate();
+        // With fewer than two contacts there is no estimate (§5.3); the cloud is then as
+        // small as the table knows it, so every candidate is among the 2r closest.
+        let table = &self.clouds[ci].table;
+        let size = Some(table.size_estimate().unwrap_or(table.len() as f64 + 1.0));
         let started = self.start_lookup_near(
             ci,
             key,
