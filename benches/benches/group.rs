@@ -217,7 +217,10 @@ fn main() {
             }
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
-        println!("{}", json!({ "figure": "join_chains_ms", "members": count, "value": median(times), "signatures_per_member": 1, "floor_ms_at_measured_verify_rate": count as f64 / verify_rate * 1e3 }));
+        println!(
+            "{}",
+            json!({ "figure": "join_chains_ms", "members": count, "value": median(times), "signatures_per_member": 1, "floor_ms_at_measured_verify_rate": count as f64 / verify_rate * 1e3 })
+        );
     }
     for count in [1_000usize, 30_000] {
         let memberships: Vec<Record> = members[..count]
