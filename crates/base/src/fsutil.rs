@@ -116,7 +116,8 @@ mod tests {
         match write_atomic(&path, b"new") {
             Ok(()) => assert_eq!(fs::read(&path).unwrap(), b"new"),
             Err(e) => {
-                assert!(cfg!(windows), "only Windows may refuse: {e}");
+                let windows = cfg!(windows);
+                assert!(windows, "only Windows may refuse: {e}");
                 assert_eq!(fs::read(&path).unwrap(), b"old");
             }
         }
