@@ -321,24 +321,33 @@ impl<S: RecordStore> GroupNode<S> {
         input: Input<GraphMessage, GraphCommand, GraphTimer>,
         out: &mut Out,
     ) {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        self.graph.handle(now, input, &mut scratch);
-        for o in scratch.drain() {
-            match o {
-                Output::Send { to, msg } => self.send_graph(now, to, msg, out),
-                Output::Emit(e) => out.emit(Event::Graph(e)),
-                Output::SetTimer { at, timer } => out.set_timer(at, Timer::Graph(timer)),
-                Output::Disconnect(p) => {
-                    self.forget(&p.node);
-                    out.disconnect(p);
+        // Iterative, not recursive: a graph message to a held-off peer becomes that peer's
+        // `PeerDown`, whose handling may address another held-off peer, and so on. Each
+        // peer is reported down at most once per input, so this ends.
+        let mut pending = std::collections::VecDeque::from([input]);
+        let mut downed: Vec<NodeId> = Vec::new();
+        while let Some(input) = pending.pop_front() {
+            let mut scratch = std::mem::take(&mut self.scratch);
+            self.graph.handle(now, input, &mut scratch);
+            for o in scratch.drain() {
+                match o {
+                    Output::Send { to, msg } => self.send_graph(now, to, msg, out),
+                    Output::Emit(e) => out.emit(Event::Graph(e)),
+                    Output::SetTimer { at, timer } => out.set_timer(at, Timer::Graph(timer)),
+                    Output::Disconnect(p) => {
+                        self.forget(&p.node);
+                        out.disconnect(p);
+                    }
                 }
             }
-        }
-        self.scratch = scratch;
-        self.after_security_change(now, out);
-        let doomed = std::mem::take(&mut self.doomed);
-        for p in doomed {
-            self.run_graph(now, Input::PeerDown(p), out);
+            self.scratch = scratch;
+            self.after_security_change(now, out);
+            for p in std::mem::take(&mut self.doomed) {
+                if !downed.contains(&p.node) {
+                    downed.push(p.node);
+                    pending.push_back(Input::PeerDown(p));
+                }
+            }
         }
     }
 

@@ -72,8 +72,9 @@ mod tests {
     fn peak_grows_with_touched_memory() {
         let before = super::peak_rss_bytes().unwrap();
         assert!(before > 1 << 20, "a running test process holds more than 1 MiB: {before}");
-        // touch 64 MiB more than the peak so far
-        let block = vec![1u8; 64 << 20];
+        // Touch more than the whole peak so far plus 64 MiB: the peak must grow whatever
+        // the process freed before (a smaller block could fit under an earlier peak).
+        let block = vec![1u8; before as usize + (64 << 20)];
         std::hint::black_box(&block);
         let after = super::peak_rss_bytes().unwrap();
         assert!(after >= before + (32 << 20), "{before} -> {after}");
