@@ -43,7 +43,7 @@
 //!   counted per node; the simulator memoises verdicts across nodes to save wall time, see
 //!   [`Verifier`]).
 //! * `deferred_max`: the largest deferred list of any node, sampled every second.
-//! * `peak_rss_bytes`: `VmHWM` of the process on Linux, `null` elsewhere.
+//! * `peak_rss_bytes`: the process's peak resident set size (`peergroup-os`, every OS).
 
 // A tool: it measures its own wall-clock time.
 #![allow(clippy::disallowed_methods)]
@@ -194,17 +194,13 @@ pub struct Report {
     pub virtual_seconds: f64,
     /// Wall seconds of the whole run.
     pub wall_seconds: f64,
-    /// Peak resident set size of the process (Linux), bytes.
+    /// Peak resident set size of the process, bytes.
     pub peak_rss_bytes: Option<u64>,
 }
 
-/// Peak resident set size of this process in bytes: `VmHWM` of `/proc/self/status`;
-/// `None` where that file does not exist.
+/// Peak resident set size of this process in bytes, on every OS (`peergroup-os`).
 pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    peergroup_os::peak_rss_bytes()
 }
 
 fn seed_of(seed: u64, label: &str, i: usize) -> [u8; 32] {
