@@ -257,6 +257,11 @@ impl Verifier {
         Verifier { verifications: 0, memo: Some(memo) }
     }
 
+    /// Whether verdicts are memoised (simulation): batch verification is then pointless.
+    pub(crate) fn is_memoising(&self) -> bool {
+        self.memo.is_some()
+    }
+
     /// Whether `signature` by `key` over `msg` is valid.
     pub fn verify(&mut self, key: &[u8; 32], msg: &[u8], signature: &[u8; 64]) -> bool {
         self.verifications += 1;
@@ -276,6 +281,42 @@ impl Verifier {
         }
     }
 }
+
+/// Verifies many independent signatures, spread over the machine's cores.
+///
+/// Returns one verdict per item, in order. Below [`PARALLEL_MIN`] items, or on a single
+/// core, it verifies on the calling thread. Threads are scoped: nothing outlives the call.
+pub fn verify_batch(items: &[([u8; 32], Vec<u8>, [u8; 64])]) -> Vec<bool> {
+    let threads = parallelism();
+    if threads < 2 || items.len() < PARALLEL_MIN {
+        return items
+            .iter()
+            .map(|(k, m, s)| peergroup_identity::verify_signature(k, m, s))
+            .collect();
+    }
+    let per = items.len().div_ceil(threads);
+    let mut out = vec![false; items.len()];
+    std::thread::scope(|scope| {
+        for (chunk, verdicts) in items.chunks(per).zip(out.chunks_mut(per)) {
+            scope.spawn(move || {
+                for ((k, m, s), v) in chunk.iter().zip(verdicts.iter_mut()) {
+                    *v = peergroup_identity::verify_signature(k, m, s);
+                }
+            });
+        }
+    });
+    out
+}
+
+/// The threads [`verify_batch`] uses: the machine's cores, at most 16.
+pub fn parallelism() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS)
+}
+
+/// Fewest signatures [`verify_batch`] spreads over threads (fewer cost less than a thread).
+pub const PARALLEL_MIN: usize = 64;
+/// Most threads [`verify_batch`] uses.
+const MAX_THREADS: usize = 16;
 
 /// The certificates a node has verified, by id (bounded; cleared when full).
 ///
@@ -320,6 +361,54 @@ impl CertCache {
     /// `true` if empty.
     pub fn is_empty(&self) -> bool {
         self.verified.is_empty()
+    }
+
+    /// Verifies, in parallel, the signatures of every certificate of `chains` not yet in
+    /// the cache, and caches those that verify: the batch a new node receives when it
+    /// joins (thousands of membership records) then costs its signatures spread over the
+    /// cores instead of one by one. Only signatures are checked here; [`Chain::verify`]
+    /// still checks every rule, and answers the signatures from the cache. A certificate
+    /// is taken only where it links to the one before it (`issuer` = the previous
+    /// certificate's id), so the cached fact "verifies under its issuer's key" is exact.
+    /// With a memoising [`Verifier`] (simulation) it does nothing.
+    pub fn prewarm<'a>(&mut self, chains: impl IntoIterator<Item = &'a Chain>) {
+        if self.verifier.memo.is_some() {
+            return;
+        }
+        let mut seen = HashSet::new();
+        let mut ids = Vec::new();
+        let mut items = Vec::new();
+        for chain in chains {
+            let Some(root) = chain.certs.first() else { continue };
+            for (index, cert) in chain.certs.iter().enumerate() {
+                let issuer_key = if index == 0 {
+                    &root.group_key
+                } else {
+                    let parent = &chain.certs[index - 1];
+                    if cert.issuer != parent.id {
+                        break;
+                    }
+                    &parent.subject_key
+                };
+                if self.verified.contains(&cert.id) || !seen.insert(cert.id) {
+                    continue;
+                }
+                ids.push(cert.id);
+                items.push((*issuer_key, cert.signed_bytes(), cert.signature));
+            }
+        }
+        if items.is_empty() {
+            return;
+        }
+        self.verifier.verifications += items.len() as u64;
+        for (id, ok) in ids.into_iter().zip(verify_batch(&items)) {
+            if ok {
+                if self.verified.len() >= self.capacity {
+                    self.verified.clear();
+                }
+                self.verified.insert(id);
+            }
+        }
     }
 
     fn check(&mut self, cert: &Cert, issuer_key: &[u8; 32]) -> bool {

@@ -40,13 +40,19 @@ use peergroup_graph::record::Record;
 use peergroup_graph::{RecordFilter, RecordId, RecordType};
 
 use crate::cert::{Cert, CertId, Role};
-use crate::chain::{CertCache, Chain, VerifiedChain, Verifier};
+use crate::chain::{
+    CertCache, Chain, PARALLEL_MIN, VerifiedChain, Verifier, parallelism, verify_batch,
+};
 use crate::error::GroupError;
 use crate::group::{GroupKey, LocalMember};
 use crate::records::{
     GroupProperties, MEMBERSHIP_TYPE, PROPERTIES_TYPE, REVOCATION_TYPE, Revocation, SECURITY_TYPES,
     SecurityData, decode_membership, membership_id, properties_id, revocation_id,
 };
+use crate::wire::sha256;
+
+/// Most signatures held verified ahead of validation ([`SecurityProvider::prepare`]).
+const MAX_PRESIGNED: usize = 100_000;
 
 /// Settings of [`GroupSecurity`].
 #[derive(Debug, Clone)]
@@ -165,6 +171,9 @@ pub struct GroupSecurity {
     loaded: bool,
     admitted: HashMap<NodeId, VerifiedChain>,
     deferred_since: HashMap<RecordId, UnixTime>,
+    /// Signatures verified ahead by [`SecurityProvider::prepare`], by
+    /// `SHA-256(key ‖ signature ‖ message)`; each is taken once.
+    presigned: HashSet<[u8; 32]>,
     changes: Vec<MemberChange>,
     revision: u64,
     counters: SecurityCounters,
@@ -195,6 +204,7 @@ impl GroupSecurity {
             loaded: false,
             admitted: HashMap::new(),
             deferred_since: HashMap::new(),
+            presigned: HashSet::new(),
             changes: Vec::new(),
             revision: 0,
             counters: SecurityCounters::default(),
@@ -417,7 +427,68 @@ impl GroupSecurity {
         r: &Record,
         sig: &[u8; 64],
     ) -> bool {
-        self.cache.verifier.verify(key, &r.signing_bytes(cx.graph), sig)
+        let msg = r.signing_bytes(cx.graph);
+        if !self.presigned.is_empty() && self.presigned.remove(&sha256(&[key, sig, &msg])) {
+            return true;
+        }
+        self.cache.verifier.verify(key, &msg, sig)
+    }
+
+    /// Verifies, in parallel over the cores, the signatures a batch of records will need:
+    /// the certificates of the membership records' chains (into the certificate cache)
+    /// and the records' own signatures (into `presigned`). Verdicts are unchanged:
+    /// [`validate`](SecurityProvider::validate) still checks every rule and takes each
+    /// signature's verdict from here only if it verified.
+    fn prepare_batch(&mut self, cx: &ProviderContext<'_>, records: &[&Record]) {
+        if parallelism() < 2 || records.len() < PARALLEL_MIN || self.cache.verifier.is_memoising() {
+            return;
+        }
+        let mut chains = Vec::new();
+        let mut leaf_keys: HashMap<Authority, [u8; 32]> = HashMap::new();
+        for r in records {
+            if r.record_type() == MEMBERSHIP_TYPE
+                && r.creator() == r.last_modifier()
+                && !r.is_deleted()
+                && let Ok(chain) = decode_membership(r.payload())
+            {
+                if let Some(leaf) = chain.leaf() {
+                    leaf_keys.insert(*r.last_modifier().authority(), *leaf.subject_key());
+                }
+                chains.push(chain);
+            }
+        }
+        self.cache.prewarm(chains.iter());
+        let mut items = Vec::new();
+        for r in records {
+            let (key, signature) = match SecurityData::decode(r.security_data()) {
+                Ok(SecurityData::GroupKey { signature }) => (self.group_key, signature),
+                Ok(SecurityData::Member { signature, .. }) => {
+                    let who = r.last_modifier().authority();
+                    let key = match leaf_keys.get(who) {
+                        Some(k) => *k,
+                        None => match self.member(cx, who) {
+                            Ok(Some(chain)) => *chain.leaf().subject_key(),
+                            _ => continue,
+                        },
+                    };
+                    (key, signature)
+                }
+                Err(_) => continue,
+            };
+            items.push((key, r.signing_bytes(cx.graph), signature));
+        }
+        if items.len() < PARALLEL_MIN {
+            return;
+        }
+        if self.presigned.len() + items.len() > MAX_PRESIGNED {
+            self.presigned.clear();
+        }
+        self.cache.verifier.verifications += items.len() as u64;
+        for ((key, msg, sig), ok) in items.iter().zip(verify_batch(&items)) {
+            if ok {
+                self.presigned.insert(sha256(&[key, sig, msg]));
+            }
+        }
     }
 
     fn check_chain_group(&self, chain: &VerifiedChain) -> Result<(), GroupError> {
@@ -844,6 +915,11 @@ impl SecurityProvider for GroupSecurity {
             actions.retry_deferred = true;
         }
         actions
+    }
+
+    fn prepare(&mut self, cx: &ProviderContext<'_>, records: &[&Record]) {
+        self.load(cx);
+        self.prepare_batch(cx, records);
     }
 
     fn removed(&mut self, cx: &ProviderContext<'_>, record: &Record) {

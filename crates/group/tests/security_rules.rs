@@ -11,8 +11,8 @@ use peergroup_graph::Hlc;
 use peergroup_graph::proto::Validation;
 use peergroup_graph::record::{RecordBuilder, RecordLimits};
 use peergroup_graph::store::RecordStore;
-use peergroup_group::GroupError;
 use peergroup_group::records::{GroupProperties, SecurityData};
+use peergroup_group::{GroupError, LocalMember, Role};
 use proptest::prelude::*;
 
 fn reason(v: &Validation) -> GroupError {
@@ -300,4 +300,94 @@ proptest! {
         prop_assert!(ids.contains(&70) && ids.contains(&72) && ids.contains(&73));
         prop_assert!(!ids.contains(&71) && !ids.contains(&74));
     }
+}
+
+/// A batch prepared ahead (signatures verified over the cores) gets exactly the verdicts
+/// it gets unprepared: the good records accepted, a record with a bad signature and a
+/// membership whose certificate signature is bad refused, each for its own reason.
+#[test]
+fn preparing_a_batch_changes_no_verdict() {
+    let f = Fixture::new();
+    let g = f.graph().clone();
+    let mut batch = f.security_records();
+    // 100 members issued by the inviter, and their data records.
+    let members: Vec<LocalMember> = (0..100u8)
+        .map(|i| issue(&f.inviter, &ident("m", 120u8.wrapping_add(i)), Role::Member, 50))
+        .collect();
+    for m in &members {
+        batch.push(f.membership(m));
+    }
+    for (i, m) in members.iter().enumerate() {
+        batch.push(data(&g, m, 1_000 + i as u128, at(5)));
+    }
+    // a data record whose signature is bad (signed by another member)
+    let mut bad_sig = data(&g, &members[0], 5_000, at(5));
+    let sig = members[1].identity.sign(&bad_sig.signing_bytes(&g));
+    bad_sig = bad_sig
+        .with_security_data(
+            &SecurityData::Member { cert: members[0].chain.leaf().id(), signature: sig }.encode(),
+            &RecordLimits::default(),
+        )
+        .unwrap();
+    batch.push(bad_sig.clone());
+    // a membership whose leaf certificate's signature is broken
+    let rogue_id = ident("rogue", 250);
+    let honest = issue(&f.inviter, &rogue_id, Role::Member, 50);
+    let mut certs = honest.chain.certs().to_vec();
+    let mut leaf = certs.pop().unwrap().encoded().to_vec();
+    let last = leaf.len() - 1;
+    leaf[last] ^= 1;
+    certs.push(peergroup_group::cert::Cert::decode(&leaf).unwrap());
+    let rogue_chain = peergroup_group::Chain::from_certs(certs);
+    let rogue_membership = sign(
+        &g,
+        &honest,
+        RecordBuilder::new(
+            peergroup_group::records::MEMBERSHIP_TYPE,
+            peergroup_group::records::membership_id(rogue_id.peer_name().authority()),
+            rogue_id.peer_name().clone(),
+            Hlc::new(T0, 0, 1),
+            at(86_400),
+        )
+        .payload(peergroup_group::records::encode_membership(&rogue_chain))
+        .build(&RecordLimits::default())
+        .unwrap(),
+    );
+    batch.push(rogue_membership.clone());
+
+    let verdicts = |prepare: bool| {
+        let mut r = Replica::new(&f, &f.carol);
+        if prepare {
+            let view = common::View { store: &r.store, now: at(6) };
+            let cx = peergroup_graph::proto::ProviderContext {
+                graph: &r.graph,
+                now: at(6),
+                records: &view,
+            };
+            let refs: Vec<_> = batch.iter().collect();
+            peergroup_graph::proto::SecurityProvider::prepare(&mut r.security, &cx, &refs);
+        }
+        let hits_before = r.security.cache().hits;
+        let out: Vec<String> = batch.iter().map(|x| format!("{:?}", r.offer(x, at(6)))).collect();
+        (out, r.contents(at(6)), r.security.cache().hits - hits_before)
+    };
+    let (plain, plain_contents, plain_hits) = verdicts(false);
+    let (prepared, prepared_contents, prepared_hits) = verdicts(true);
+    if peergroup_group::chain::parallelism() > 1 {
+        // the 100 new leaf certificates were verified ahead, in the batch
+        assert!(prepared_hits >= plain_hits + 100, "{prepared_hits} vs {plain_hits}");
+    }
+    assert_eq!(plain, prepared);
+    assert_eq!(plain_contents, prepared_contents);
+    let mut r = member_replica(&f);
+    for m in &members {
+        assert_eq!(r.offer(&f.membership(m), at(6)), Validation::Accept);
+    }
+    assert_eq!(reason(&r.offer(&bad_sig, at(6))), GroupError::SignatureInvalid);
+    assert!(matches!(
+        reason(&r.offer(&rogue_membership, at(6))),
+        GroupError::Chain(peergroup_group::ChainError::SignatureInvalid { .. })
+    ));
+    // everything else in the batch was accepted
+    assert_eq!(plain.iter().filter(|v| v.as_str() == "Accept").count(), batch.len() - 2);
 }

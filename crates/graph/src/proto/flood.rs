@@ -69,6 +69,18 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 return Verdict::Rejected;
             }
         };
+        self.receive_decoded(now, record, from, source, out)
+    }
+
+    /// [`receive_record`](Self::receive_record) after decoding.
+    pub(crate) fn receive_decoded(
+        &mut self,
+        now: Now,
+        record: Record,
+        from: PeerAddr,
+        source: RecordSource,
+        out: &mut Out,
+    ) -> Verdict {
         let security = self.provider.security_record_types().contains(&record.record_type());
         self.duplicate_was_security = security;
         if record.record_type() == PRESENCE_TYPE {

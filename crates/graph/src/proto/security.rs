@@ -246,6 +246,14 @@ pub trait SecurityProvider {
         ProviderActions::default()
     }
 
+    /// A batch of records from one message is about to be validated one by one: the
+    /// provider may do the batch's expensive work up front, e.g. verify its signatures
+    /// in parallel. It must not change any verdict [`validate`](Self::validate) would
+    /// give. Default: nothing.
+    fn prepare(&mut self, cx: &ProviderContext<'_>, records: &[&Record]) {
+        let _ = (cx, records);
+    }
+
     /// A record left the store (expired, or purged on the provider's request).
     /// Default: nothing.
     fn removed(&mut self, cx: &ProviderContext<'_>, record: &Record) {

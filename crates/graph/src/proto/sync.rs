@@ -31,7 +31,8 @@ use crate::proto::message::{
     DisconnectReason, MAX_SYNC_BATCH_RECORDS, Message, SyncMessage, SyncPhase, WireRecord,
 };
 use crate::proto::node::{GraphNode, Out};
-use crate::proto::security::SecurityProvider;
+use crate::proto::security::{ProviderContext, SecurityProvider, StoreView};
+use crate::record::Record;
 use crate::store::{RecordStore, SyncRange};
 
 /// The synchronisation with one neighbour.
@@ -483,9 +484,25 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         out: &mut Out,
     ) {
         let mut stored = 0;
-        for wire in records {
+        // Decode the batch first, so that the provider can prepare it as a whole.
+        let decoded: Vec<_> = records.iter().map(|w| w.to_record(self.store.limits())).collect();
+        let ok: Vec<&Record> = decoded.iter().filter_map(|r| r.as_ref().ok()).collect();
+        if ok.len() > 1 {
+            let view = StoreView { store: &self.store, now: now.unix };
+            let cx = ProviderContext { graph: &self.graph, now: now.unix, records: &view };
+            self.provider.prepare(&cx, &ok);
+        }
+        for record in decoded {
             let source = RecordSource::Sync { from: from.node };
-            if let Verdict::Stored(r) = self.receive_record(now, wire, from, source, out) {
+            let verdict = match record {
+                Ok(r) => self.receive_decoded(now, r, from, source, out),
+                Err(e) => {
+                    self.counters.records_rejected += 1;
+                    self.reject(from, e.into(), out);
+                    Verdict::Rejected
+                }
+            };
+            if let Verdict::Stored(r) = verdict {
                 stored += 1;
                 self.flood(now, &r, 0, Some(from), out);
             }
