@@ -112,6 +112,34 @@ impl Hello {
         security.admit_chain(&self.chain, peer, now)
     }
 
+    /// [`verify`](Self::verify) for a peer that may have several live connections with
+    /// this node (both dialled at once): the binding must hold for one of `exporters`,
+    /// the values of the connections between the two authenticated ends (`group.md`
+    /// §8.3). With none matching, the error is the one for a bad binding.
+    pub fn verify_any(
+        &self,
+        security: &mut GroupSecurity,
+        peer: NodeId,
+        exporters: &[[u8; 32]],
+        now: UnixTime,
+    ) -> Result<VerifiedChain, GroupError> {
+        let leaf_key = self.chain.leaf().map(|c| *c.subject_key());
+        let chosen = exporters
+            .iter()
+            .find(|e| {
+                leaf_key.is_some_and(|k| {
+                    peergroup_identity::verify_signature(
+                        &k,
+                        &binding_message(&self.group, e),
+                        &self.binding,
+                    )
+                })
+            })
+            .copied()
+            .unwrap_or([0; 32]);
+        self.verify(security, peer, &chosen, now)
+    }
+
     /// The hello of the local member for a connection with this exporter value.
     pub fn of(local: &crate::group::LocalMember, exporter: &[u8; 32]) -> Hello {
         let group = local.chain.group_name();

@@ -30,6 +30,8 @@ pub mod chain;
 pub mod error;
 pub mod group;
 pub mod invitation;
+#[cfg(feature = "net")]
+pub mod net;
 pub mod node;
 pub mod records;
 #[cfg(feature = "sim")]

@@ -52,6 +52,11 @@ pub enum Message {
     Refused(u8),
     /// A graph message (only between admitted peers).
     Graph(GraphMessage),
+    /// "Send me your proof": sent instead of a hello when no connection to the peer
+    /// exists yet, so there is no exporter value to bind a hello to. Sending it makes the
+    /// transport connect; the peer answers with its hello, and ours follows (`group.md`
+    /// §8.5).
+    Knock,
 }
 
 /// What the application asks.
@@ -137,8 +142,16 @@ pub enum Timer {
 
 /// Where the TLS exporter value of a connection comes from.
 pub trait ChannelBinding: Send {
-    /// The 32-byte exporter value of the connection between `me` and `peer`.
-    fn exporter(&self, me: &PeerAddr, peer: &PeerAddr) -> [u8; 32];
+    /// The 32-byte exporter value of the connection between `me` and `peer` that a hello
+    /// to `peer` is bound to; `None` while there is no connection (the node knocks
+    /// instead).
+    fn exporter(&self, me: &PeerAddr, peer: &PeerAddr) -> Option<[u8; 32]>;
+
+    /// Every exporter value a hello from `peer` may be bound to: those of all live
+    /// connections between the two (two can exist when both ends dialled at once).
+    fn accepted(&self, me: &PeerAddr, peer: &PeerAddr) -> Vec<[u8; 32]> {
+        self.exporter(me, peer).into_iter().collect()
+    }
 }
 
 /// The simulator's binding: SHA-256 of a label and the two node ids in order. (Real
@@ -147,9 +160,9 @@ pub trait ChannelBinding: Send {
 pub struct SimBinding;
 
 impl ChannelBinding for SimBinding {
-    fn exporter(&self, me: &PeerAddr, peer: &PeerAddr) -> [u8; 32] {
+    fn exporter(&self, me: &PeerAddr, peer: &PeerAddr) -> Option<[u8; 32]> {
         let (a, b) = if me.node <= peer.node { (me.node, peer.node) } else { (peer.node, me.node) };
-        sha256(&[b"peergroup sim exporter", a.as_bytes(), b.as_bytes()])
+        Some(sha256(&[b"peergroup sim exporter", a.as_bytes(), b.as_bytes()]))
     }
 }
 
@@ -195,6 +208,7 @@ struct PeerState {
     addr: Option<PeerAddr>,
     admitted: bool,
     hello_sent: bool,
+    knocked: bool,
     refused: bool,
     out: Vec<GraphMessage>,
     inbound: Vec<GraphMessage>,
@@ -374,15 +388,22 @@ impl<S: RecordStore> GroupNode<S> {
 
     fn send_hello(&mut self, _now: Now, to: PeerAddr, out: &mut Out) {
         let me = self.graph.addr();
-        let exporter = self.binding.exporter(&me, &to);
+        if self.local().is_none() || self.peers.get(&to.node).is_some_and(|p| p.hello_sent) {
+            return;
+        }
+        let Some(exporter) = self.binding.exporter(&me, &to) else {
+            let peer = self.peers.entry(to.node).or_default();
+            if !peer.knocked {
+                peer.knocked = true;
+                out.send(to, Message::Knock);
+            }
+            return;
+        };
         let Some(local) = self.local() else {
             return;
         };
         let hello = Hello::of(local, &exporter).encode();
         let peer = self.peers.entry(to.node).or_default();
-        if peer.hello_sent {
-            return;
-        }
         peer.hello_sent = true;
         self.counters.hellos_sent += 1;
         out.send(to, Message::Hello(hello));
@@ -390,10 +411,10 @@ impl<S: RecordStore> GroupNode<S> {
 
     fn on_hello(&mut self, now: Now, from: PeerAddr, bytes: &[u8], out: &mut Out) {
         let me = self.graph.addr();
-        let exporter = self.binding.exporter(&me, &from);
+        let exporters = self.binding.accepted(&me, &from);
         let mut result = Hello::decode(bytes)
             .map_err(GroupError::from)
-            .and_then(|h| h.verify(self.graph.provider_mut(), from.node, &exporter, now.unix));
+            .and_then(|h| h.verify_any(self.graph.provider_mut(), from.node, &exporters, now.unix));
         // A proof that failed only on dates or revocation: the member list may hold newer
         // credentials for this peer (re-issued by an administrator).
         if let Err(e) = &result
@@ -774,6 +795,13 @@ impl<S: RecordStore> Protocol for GroupNode<S> {
             }
             Input::Recv { from, msg } => match msg {
                 Message::Hello(b) => self.on_hello(now, from, &b, out),
+                Message::Knock => {
+                    let peer = self.peers.entry(from.node).or_default();
+                    peer.addr = Some(from);
+                    if !peer.refused {
+                        self.send_hello(now, from, out);
+                    }
+                }
                 Message::Refused(code) => {
                     self.counters.refused_by_peer += 1;
                     // Do not knock again at once: the peer will refuse again until our

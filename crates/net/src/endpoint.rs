@@ -264,6 +264,18 @@ impl Connection {
         ))
     }
 
+    /// 32 bytes of keying material exported from this connection's TLS 1.3 session
+    /// (RFC 8446 §7.5, `TLS-Exporter(label, context, 32)`): both ends of one connection
+    /// get the same value, any other connection a different one. Layers above bind
+    /// their own proofs to the connection with it (channel binding). `None` only if the
+    /// TLS session refuses the export, which rustls does not do once the handshake is
+    /// complete.
+    pub fn exporter(&self, label: &[u8], context: &[u8]) -> Option<[u8; 32]> {
+        let mut out = [0u8; 32];
+        self.conn.export_keying_material(&mut out, label, context).ok()?;
+        Some(out)
+    }
+
     /// Closes the connection (all protocols' streams on it).
     pub fn close(&self, reason: &str) {
         self.conn.close(codes::OK, reason.as_bytes());

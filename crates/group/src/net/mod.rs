@@ -1,0 +1,839 @@
+//! Groups on the network (feature `net`): the tokio driver of [`GroupNode`] on the peer's
+//! shared QUIC [`Endpoint`] under the protocol id `group/1`, and the application API of
+//! Windows' `PeerGroup*` functions (`ms-p2p-facts.md`, grouping).
+//!
+//! A [`Group`] is this identity's membership of one group:
+//!
+//! 1. [`Group::create`] makes a new group (this identity its creator and first
+//!    administrator; the group key is stored with it, owner-only), [`Group::join`] takes
+//!    an [`Invitation`] for this identity, [`Group::open`] opens one created or joined
+//!    before. Each lives in `<data>/groups/<identity authority>/<group authority>/`:
+//!    `group.json` (the group's peer name, friendly name, cloud, lifetimes and this
+//!    member's chain), `records.redb` (the replica) and, for the creator, `group.key`.
+//!    [`list_groups`] reads the `group.json` files without opening any store.
+//! 2. [`Group::listen`] starts the node; [`Group::connect`] joins the group through a
+//!    member's address (the first that answers of several). Every connection runs the
+//!    admission exchange of `group.md` §8 first, bound to the connection's TLS session by
+//!    an exporter value ([`EXPORTER_LABEL`]): non-members, members of another group,
+//!    expired and revoked members are refused before any record flows, and the refusal
+//!    is an [`Event::AuthenticationFailed`] on both sides.
+//! 3. Records: [`add_record`](Group::add_record), [`update_record`](Group::update_record),
+//!    [`delete_record`](Group::delete_record) sign with this member's key and return once
+//!    durable; [`get`](Group::get), [`enumerate`](Group::enumerate) and
+//!    [`search`](Group::search) read the replica.
+//! 4. Members: [`members`](Group::members), [`invite`](Group::invite) (issue credentials
+//!    for another identity), [`revoke`](Group::revoke).
+//! 5. [`Group::close`] leaves (presence deleted, store flushed); [`delete_group`] removes a
+//!    closed group's files.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use peergroup_group::CreateOptions;
+//! use peergroup_group::net::{Group, GroupOptions};
+//! use peergroup_identity::Identity;
+//! use peergroup_net::{Endpoint, EndpointConfig};
+//!
+//! let alice = Endpoint::bind(Identity::generate("alice", "")?, EndpointConfig::loopback()).await?;
+//! let mut group = Group::create(&alice, &CreateOptions::new("chess"), GroupOptions::default())?;
+//! group.listen().await?;
+//! // bob's identity info, as `p2p idmgr export-info` prints it:
+//! # let bob_info_text = String::new();
+//! let bob_info = peergroup_identity::IdentityInfo::parse(&bob_info_text)?;
+//! let invitation = group.invite(&bob_info, peergroup_group::Role::Member, None)?;
+//! println!("{}", invitation.to_text());
+//! group.close().await?;
+//! # Ok(()) }
+//! ```
+
+mod driven;
+mod error;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use peergroup_base::{NodeId, Now, PeerAddr, PeerName, UnixTime};
+use peergroup_graph::RecordId;
+use peergroup_graph::proto::{
+    Command as GraphCommand, Config, GraphNode, NewRecord, NodeParams, RecordUpdate, Status,
+};
+use peergroup_graph::record::{Record, RecordLimits};
+use peergroup_graph::search::Query;
+use peergroup_graph::store::{RecordFilter, RecordStore, RedbStore};
+use peergroup_identity::IdentityInfo;
+use peergroup_net::driver::{self, DriverConfig, Handle};
+use peergroup_net::{Endpoint, Expect, ProtocolId};
+use ring::rand::SecureRandom;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+pub use driven::GroupEvents;
+pub use error::{CommandFailure, GroupNetError};
+
+use crate::cert::Role;
+use crate::chain::{CertCache, Chain, Verifier};
+use crate::group::{CreateOptions, GroupKey, LocalMember, create_group, graph_id};
+use crate::invitation::{Invitation, InviteOptions};
+use crate::node::{ChannelBinding, Command, GroupNode, MemberInfo};
+use crate::records::{
+    DEFAULT_MEMBER_DATA_LIFETIME, DEFAULT_PRESENCE_LIFETIME, GroupProperties, PROPERTIES_TYPE,
+    RevocationReason, properties_id,
+};
+use crate::security::GroupSecurity;
+use driven::{Driven, Request, Shared};
+
+/// The protocol id of group streams on the shared endpoint.
+pub const PROTOCOL: &str = "group/1";
+
+/// The TLS exporter label of the admission binding (`group.md` §8.1).
+pub const EXPORTER_LABEL: &[u8] = b"EXPORTER-peergroup-group-admission";
+
+/// Name of the metadata file in a group's directory.
+pub const METADATA_FILE: &str = "group.json";
+/// Name of the record store in a group's directory.
+pub const STORE_FILE: &str = "records.redb";
+/// Name of the group key file (creator only) in a group's directory.
+pub const KEY_FILE: &str = "group.key";
+
+const METADATA_FORMAT: &str = "peergroup-group/1";
+
+/// How a group is opened: where, and with which protocol settings.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GroupOptions {
+    /// The data directory; `None`: the per-user default
+    /// ([`peergroup_identity::default_data_dir`]).
+    pub data_dir: Option<PathBuf>,
+    /// Graph protocol settings (neighbours, timers, synchronisation).
+    pub config: Config,
+    /// Record limits.
+    pub limits: RecordLimits,
+    /// The address other members reach this one at; `None`: the endpoint's.
+    pub advertise: Option<SocketAddr>,
+    /// Events waiting per subscriber before further ones are dropped. Default 4,096.
+    pub event_queue: usize,
+    /// Messages waiting per peer before further ones are dropped. Default 65,536.
+    pub peer_queue: usize,
+}
+
+impl Default for GroupOptions {
+    fn default() -> Self {
+        GroupOptions {
+            data_dir: None,
+            config: Config::default(),
+            limits: RecordLimits::default(),
+            advertise: None,
+            event_queue: 4096,
+            peer_queue: 65_536,
+        }
+    }
+}
+
+impl GroupOptions {
+    /// The same options with another data directory.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// The same options with other graph settings.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    fn data(&self) -> Result<PathBuf, GroupNetError> {
+        match &self.data_dir {
+            Some(d) => Ok(d.clone()),
+            None => peergroup_identity::default_data_dir().map_err(|e| GroupNetError::Io {
+                operation: "find the data directory",
+                path: PathBuf::new(),
+                source: std::io::Error::other(e.to_string()),
+            }),
+        }
+    }
+}
+
+/// The `group.json` of a group's directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Metadata {
+    format: String,
+    group: String,
+    friendly_name: String,
+    cloud: String,
+    member_data_lifetime_secs: u64,
+    presence_lifetime_secs: u64,
+    /// This member's chain (`group.md` §3.2), hex.
+    chain: String,
+}
+
+/// A group of an identity, as [`list_groups`] reads it from disk.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GroupSummary {
+    /// The group's peer name.
+    pub name: PeerName,
+    /// Its friendly name (as of the last time the group was created, joined or closed).
+    pub friendly_name: String,
+    /// The PNRP cloud it registers in.
+    pub cloud: String,
+    /// This member's role.
+    pub role: Role,
+    /// This member's chain length (certificates, root included).
+    pub chain_len: usize,
+    /// When this member's certificate expires.
+    pub not_after: UnixTime,
+    /// Whether this identity holds the group key (the creator).
+    pub creator: bool,
+    /// The group's directory.
+    pub dir: PathBuf,
+}
+
+/// The directory of the groups of the identity with this authority.
+pub fn identity_groups_dir(
+    identity: &PeerName,
+    options: &GroupOptions,
+) -> Result<PathBuf, GroupNetError> {
+    Ok(options.data()?.join("groups").join(identity.authority().to_string()))
+}
+
+/// The directory of `group` for the identity of `endpoint`.
+pub fn group_dir(
+    endpoint: &Endpoint,
+    group: &PeerName,
+    options: &GroupOptions,
+) -> Result<PathBuf, GroupNetError> {
+    Ok(identity_groups_dir(endpoint.peer_name(), options)?.join(group.authority().to_string()))
+}
+
+/// The groups of the identity named `identity` (`PeerGroupEnum`), read from their
+/// metadata files without opening their stores (so also while they are open). A damaged
+/// directory is reported in the second list and does not hide the others.
+pub fn list_groups(
+    identity: &PeerName,
+    options: &GroupOptions,
+) -> Result<(Vec<GroupSummary>, Vec<GroupNetError>), GroupNetError> {
+    let dir = identity_groups_dir(identity, options)?;
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
+        Err(e) => return Err(GroupNetError::Io { operation: "list", path: dir, source: e }),
+    };
+    let mut found = Vec::new();
+    let mut damaged = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.join(METADATA_FILE).exists() {
+            continue;
+        }
+        match read_metadata(&path).and_then(|m| summary(&path, &m)) {
+            Ok(s) => found.push(s),
+            Err(e) => damaged.push(e),
+        }
+    }
+    found.sort_by_key(|g| g.name.to_string());
+    Ok((found, damaged))
+}
+
+fn summary(dir: &Path, m: &Metadata) -> Result<GroupSummary, GroupNetError> {
+    let chain = metadata_chain(dir, m)?;
+    let leaf = chain.leaf().ok_or_else(|| corrupt(dir, "empty chain"))?;
+    Ok(GroupSummary {
+        name: parse_name(dir, &m.group)?,
+        friendly_name: m.friendly_name.clone(),
+        cloud: m.cloud.clone(),
+        role: leaf.role(),
+        chain_len: chain.certs().len(),
+        not_after: leaf.not_after(),
+        creator: dir.join(KEY_FILE).exists(),
+        dir: dir.to_path_buf(),
+    })
+}
+
+fn corrupt(dir: &Path, reason: impl Into<String>) -> GroupNetError {
+    GroupNetError::CorruptMetadata { path: dir.join(METADATA_FILE), reason: reason.into() }
+}
+
+fn parse_name(dir: &Path, s: &str) -> Result<PeerName, GroupNetError> {
+    PeerName::parse(s).map_err(|e| corrupt(dir, format!("group name: {e}")))
+}
+
+fn metadata_chain(dir: &Path, m: &Metadata) -> Result<Chain, GroupNetError> {
+    let bytes = hex::decode(&m.chain).map_err(|e| corrupt(dir, format!("chain: {e}")))?;
+    Chain::decode(&bytes).map_err(|e| corrupt(dir, format!("chain: {e}")))
+}
+
+fn read_metadata(dir: &Path) -> Result<Metadata, GroupNetError> {
+    let path = dir.join(METADATA_FILE);
+    let bytes = std::fs::read(&path).map_err(GroupNetError::io("read", &path))?;
+    if bytes.len() > 64 << 10 {
+        return Err(corrupt(dir, "larger than 64 KiB"));
+    }
+    let m: Metadata = serde_json::from_slice(&bytes).map_err(|e| corrupt(dir, e.to_string()))?;
+    if m.format != METADATA_FORMAT {
+        return Err(corrupt(dir, format!("unknown format {:?}", m.format)));
+    }
+    Ok(m)
+}
+
+fn write_metadata(dir: &Path, m: &Metadata) -> Result<(), GroupNetError> {
+    let path = dir.join(METADATA_FILE);
+    let bytes = serde_json::to_vec_pretty(m).map_err(|e| corrupt(dir, e.to_string()))?;
+    peergroup_base::fsutil::write_atomic(&path, &bytes).map_err(GroupNetError::io("write", &path))
+}
+
+/// Deletes a group's files (`PeerGroupDelete`): its replica, metadata and, for the
+/// creator, the group key. The group must not be open: its store is locked while open.
+pub fn delete_group(
+    endpoint: &Endpoint,
+    group: &PeerName,
+    options: &GroupOptions,
+) -> Result<(), GroupNetError> {
+    let dir = group_dir(endpoint, group, options)?;
+    if !dir.join(METADATA_FILE).exists() {
+        return Err(GroupNetError::NotFound { group: group.to_string(), path: dir });
+    }
+    // Opening the store proves nobody has it open.
+    drop(RedbStore::open(dir.join(STORE_FILE), options.limits)?);
+    std::fs::remove_dir_all(&dir).map_err(GroupNetError::io("remove", &dir))?;
+    if let Some(parent) = dir.parent() {
+        peergroup_base::fsutil::sync_dir(parent);
+    }
+    Ok(())
+}
+
+/// The admission binding on QUIC: the TLS exporter of the live connections with a peer.
+struct NetBinding {
+    endpoint: Endpoint,
+}
+
+impl ChannelBinding for NetBinding {
+    fn exporter(&self, me: &PeerAddr, peer: &PeerAddr) -> Option<[u8; 32]> {
+        // With two connections (both ends dialled at once) both ends pick the same one.
+        self.accepted(me, peer).into_iter().min()
+    }
+
+    fn accepted(&self, _me: &PeerAddr, peer: &PeerAddr) -> Vec<[u8; 32]> {
+        self.endpoint
+            .connections()
+            .iter()
+            .filter(|c| c.remote().node_id == peer.node)
+            .filter_map(|c| c.exporter(EXPORTER_LABEL, b""))
+            .collect()
+    }
+}
+
+#[allow(clippy::disallowed_methods)] // the driver side reads the wall clock
+fn wall_now() -> UnixTime {
+    UnixTime::now()
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    // The OS RNG does not fail on supported platforms.
+    let _ = ring::rand::SystemRandom::new().fill(&mut b);
+    b
+}
+
+/// A fresh random record id.
+pub fn random_record_id() -> RecordId {
+    RecordId::random(random())
+}
+
+enum State {
+    Idle(Box<GroupNode<RedbStore>>),
+    Running(Handle<Request>),
+    Closed,
+}
+
+/// This identity's membership of one group: its replica, connections and events. See
+/// the [module docs](self).
+pub struct Group {
+    endpoint: Endpoint,
+    name: PeerName,
+    dir: PathBuf,
+    meta: Metadata,
+    local: LocalMember,
+    group_key: bool,
+    me: PeerAddr,
+    frame_limit: u32,
+    peer_queue: usize,
+    connect_timeout: Duration,
+    shared: Arc<Shared>,
+    state: State,
+}
+
+impl std::fmt::Debug for Group {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Group")
+            .field("name", &self.name)
+            .field("me", &self.me)
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Group {
+    /// Creates a group (`PeerGroupCreate`) with this endpoint's identity as its creator
+    /// and first administrator. The group key is written to the group's directory
+    /// (owner-only, atomically, fsynced) and never leaves it.
+    pub fn create(
+        endpoint: &Endpoint,
+        create: &CreateOptions,
+        options: GroupOptions,
+    ) -> Result<Group, GroupNetError> {
+        let now = wall_now();
+        let key = GroupKey::generate()?;
+        let new = create_group(endpoint.identity(), key, create, now, [random(), random()])?;
+        let dir = group_dir(endpoint, &new.name, &options)?;
+        if dir.join(METADATA_FILE).exists() {
+            return Err(GroupNetError::AlreadyExists { group: new.name.to_string(), path: dir });
+        }
+        std::fs::create_dir_all(&dir).map_err(GroupNetError::io("create", &dir))?;
+        new.key.save(&dir.join(KEY_FILE))?;
+        let meta = Metadata {
+            format: METADATA_FORMAT.into(),
+            group: new.name.to_string(),
+            friendly_name: new.properties.friendly_name.clone(),
+            cloud: new.properties.cloud.clone(),
+            member_data_lifetime_secs: create.member_data_lifetime.as_secs(),
+            presence_lifetime_secs: create.presence_lifetime.as_secs(),
+            chain: hex::encode(new.creator.chain.chain().encode()),
+        };
+        let mut store = RedbStore::open(dir.join(STORE_FILE), options.limits)?;
+        store.apply(&new.properties_record, now)?;
+        store.apply(&new.membership_record, now)?;
+        store.flush()?;
+        write_metadata(&dir, &meta)?;
+        Group::build(endpoint, dir, meta, new.creator, Some(new.key), store, options)
+    }
+
+    /// Joins a group with an invitation for this endpoint's identity (`PeerGroupJoin`):
+    /// checks it (issued to this identity's key, valid now), and creates the group's
+    /// directory with an empty replica. Then [`connect`](Group::connect) to a member.
+    pub fn join(
+        endpoint: &Endpoint,
+        invitation: &Invitation,
+        options: GroupOptions,
+    ) -> Result<Group, GroupNetError> {
+        let now = wall_now();
+        invitation.check_for(&endpoint.identity().public_key(), now)?;
+        let name = invitation.group();
+        let dir = group_dir(endpoint, &name, &options)?;
+        if dir.join(METADATA_FILE).exists() {
+            return Err(GroupNetError::AlreadyExists { group: name.to_string(), path: dir });
+        }
+        let local = LocalMember::new(
+            endpoint.identity().clone(),
+            invitation.chain.chain(),
+            &mut CertCache::default(),
+        )?;
+        std::fs::create_dir_all(&dir).map_err(GroupNetError::io("create", &dir))?;
+        let meta = Metadata {
+            format: METADATA_FORMAT.into(),
+            group: name.to_string(),
+            friendly_name: invitation.friendly_name.clone(),
+            cloud: invitation.cloud.clone(),
+            member_data_lifetime_secs: DEFAULT_MEMBER_DATA_LIFETIME.as_secs(),
+            presence_lifetime_secs: DEFAULT_PRESENCE_LIFETIME.as_secs(),
+            chain: hex::encode(invitation.chain.chain().encode()),
+        };
+        let store = RedbStore::open(dir.join(STORE_FILE), options.limits)?;
+        write_metadata(&dir, &meta)?;
+        Group::build(endpoint, dir, meta, local, None, store, options)
+    }
+
+    /// Opens a group this identity created or joined before (`PeerGroupOpen`).
+    pub fn open(
+        endpoint: &Endpoint,
+        group: &PeerName,
+        options: GroupOptions,
+    ) -> Result<Group, GroupNetError> {
+        let dir = group_dir(endpoint, group, &options)?;
+        if !dir.join(METADATA_FILE).exists() {
+            return Err(GroupNetError::NotFound { group: group.to_string(), path: dir });
+        }
+        let meta = read_metadata(&dir)?;
+        if parse_name(&dir, &meta.group)? != *group {
+            return Err(corrupt(&dir, format!("holds group {}, not {group}", meta.group)));
+        }
+        let chain = metadata_chain(&dir, &meta)?;
+        let local =
+            LocalMember::new(endpoint.identity().clone(), &chain, &mut CertCache::default())?;
+        let key_path = dir.join(KEY_FILE);
+        let key = if key_path.exists() { Some(GroupKey::load(&key_path)?) } else { None };
+        let store = RedbStore::open(dir.join(STORE_FILE), options.limits)?;
+        Group::build(endpoint, dir, meta, local, key, store, options)
+    }
+
+    fn build(
+        endpoint: &Endpoint,
+        dir: PathBuf,
+        meta: Metadata,
+        local: LocalMember,
+        key: Option<GroupKey>,
+        store: RedbStore,
+        options: GroupOptions,
+    ) -> Result<Group, GroupNetError> {
+        let name = parse_name(&dir, &meta.group)?;
+        let addr = match options.advertise {
+            Some(a) => a,
+            None => endpoint.local_addr()?,
+        };
+        let me = PeerAddr { node: endpoint.identity().node_id(), addr };
+        let frame_limit = peergroup_graph::net::frame_limit(&options.config, store.limits());
+        let connect_timeout = options.config.connect_timeout;
+        let group_key = key.is_some();
+        let security =
+            GroupSecurity::new(local.chain.root(), Some(local.clone()), key, Verifier::new());
+        let graph = GraphNode::new(NodeParams {
+            graph: graph_id(&name)?,
+            me,
+            peer_name: endpoint.peer_name().clone(),
+            config: options.config,
+            store,
+            provider: security,
+            seed: u64::from_le_bytes(random()),
+        });
+        let node = GroupNode::new(
+            graph,
+            Box::new(NetBinding { endpoint: endpoint.clone() }),
+            Duration::from_secs(meta.member_data_lifetime_secs),
+        );
+        Ok(Group {
+            endpoint: endpoint.clone(),
+            name,
+            dir,
+            meta,
+            local,
+            group_key,
+            me,
+            frame_limit,
+            peer_queue: options.peer_queue,
+            connect_timeout,
+            shared: Arc::new(Shared::new(options.event_queue)),
+            state: State::Idle(Box::new(node)),
+        })
+    }
+
+    /// The group's peer name.
+    pub fn name(&self) -> &PeerName {
+        &self.name
+    }
+
+    /// The group's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// This node's id and advertised address.
+    pub fn me(&self) -> PeerAddr {
+        self.me
+    }
+
+    /// This member's credentials (identity and chain).
+    pub fn local(&self) -> &LocalMember {
+        &self.local
+    }
+
+    /// This member's role.
+    pub fn role(&self) -> Role {
+        self.local.role()
+    }
+
+    /// Whether this node holds the group key (the creator).
+    pub fn is_creator(&self) -> bool {
+        self.group_key
+    }
+
+    /// The friendly name and cloud as this node knows them.
+    pub fn summary(&self) -> Result<GroupSummary, GroupNetError> {
+        summary(&self.dir, &self.meta)
+    }
+
+    /// Whether the node has started and not closed.
+    pub fn is_running(&self) -> bool {
+        matches!(&self.state, State::Running(h) if !h.is_stopped())
+    }
+
+    /// Starts the node (`PeerGroupConnect` without a peer to call: it listens alone, as
+    /// Windows does when the group's properties are in the local database).
+    pub async fn listen(&mut self) -> Result<(), GroupNetError> {
+        match std::mem::replace(&mut self.state, State::Closed) {
+            State::Idle(node) => {
+                let mut config = DriverConfig::default();
+                config.max_frame_len = Some(self.frame_limit);
+                config.peer_queue = self.peer_queue.max(1);
+                config.pause_commands_above = Some(config.peer_queue / 2);
+                let driven = Driven::new(*node, self.shared.clone());
+                let (handle, events) =
+                    driver::spawn(&self.endpoint, ProtocolId::new(PROTOCOL)?, driven, config)?;
+                drop(events);
+                self.state = State::Running(handle);
+                self.read(|_, _| ()).await
+            }
+            running @ State::Running(_) => {
+                self.state = running;
+                Ok(())
+            }
+            State::Closed => Err(GroupNetError::Closed),
+        }
+    }
+
+    /// Connects to the group through a member at `addr` (`PeerGroupConnect`), starting
+    /// the node if needed; returns who answered there. Admission and synchronisation
+    /// follow asynchronously: watch [`events`](Group::events) or
+    /// [`wait_status`](Group::wait_status).
+    pub async fn connect(&mut self, addr: SocketAddr) -> Result<PeerAddr, GroupNetError> {
+        self.listen().await?;
+        let conn = match tokio::time::timeout(
+            self.connect_timeout,
+            self.endpoint.connect(addr, Expect::Any),
+        )
+        .await
+        {
+            Ok(c) => c?,
+            Err(_) => return Err(GroupNetError::ConnectTimeout { addr }),
+        };
+        let peer = PeerAddr { node: conn.remote().node_id, addr };
+        self.run_one(Command::Graph(GraphCommand::Connect(peer)), false, "Connect").await?;
+        Ok(peer)
+    }
+
+    /// Tries `addrs` one by one and connects through the first member that answers
+    /// (Windows' connect: resolve the participants, try their addresses in turn).
+    pub async fn connect_any(&mut self, addrs: &[SocketAddr]) -> Result<PeerAddr, GroupNetError> {
+        let mut last = String::from("no address given");
+        for addr in addrs {
+            match self.connect(*addr).await {
+                Ok(p) => return Ok(p),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(GroupNetError::NoMemberReached { tried: addrs.len(), last })
+    }
+
+    /// Subscribes to the group's events; every call gives a new, independent stream.
+    pub fn events(&self) -> GroupEvents {
+        self.shared.subscribe()
+    }
+
+    /// Events subscribers missed because their queue was full.
+    pub fn events_dropped(&self) -> u64 {
+        self.shared.dropped()
+    }
+
+    /// The status flags (listening, has connections, synchronised).
+    pub fn status(&self) -> Status {
+        *self.shared.status.borrow()
+    }
+
+    /// Waits until the status satisfies `pred`, at most `timeout`.
+    pub async fn wait_status(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&Status) -> bool,
+    ) -> Option<Status> {
+        let mut rx = self.shared.status.subscribe();
+        let wait = rx.wait_for(|s| pred(s));
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(Ok(s)) => Some(*s),
+            _ => None,
+        }
+    }
+
+    // ----- records ------------------------------------------------------------------------
+
+    /// Adds a record signed by this member (`PeerGroupAddRecord`); returns it as stored,
+    /// once durable.
+    pub async fn add_record(&self, record: NewRecord) -> Result<Record, GroupNetError> {
+        let id = record.id;
+        self.run_one(Command::Graph(GraphCommand::AddRecord(record)), true, "AddRecord").await?;
+        self.stored(id, "AddRecord").await
+    }
+
+    /// Writes the next version of a record (`PeerGroupUpdateRecord`): its creator or an
+    /// administrator only.
+    pub async fn update_record(&self, update: RecordUpdate) -> Result<Record, GroupNetError> {
+        let id = update.id;
+        self.run_one(Command::Graph(GraphCommand::UpdateRecord(update)), true, "UpdateRecord")
+            .await?;
+        self.stored(id, "UpdateRecord").await
+    }
+
+    /// Deletes a record (`PeerGroupDeleteRecord`): its creator or an administrator only.
+    pub async fn delete_record(&self, id: RecordId) -> Result<(), GroupNetError> {
+        self.run_one(Command::Graph(GraphCommand::DeleteRecord(id)), true, "DeleteRecord").await
+    }
+
+    /// The live record with this id.
+    pub async fn get(&self, id: RecordId) -> Result<Option<Record>, GroupNetError> {
+        Ok(self.read(move |now, node| node.graph().store().get_live(&id, now.unix)).await??)
+    }
+
+    /// The live records matching `filter` (`PeerGroupEnumRecords`).
+    pub async fn enumerate(&self, filter: RecordFilter) -> Result<Vec<Record>, GroupNetError> {
+        let mut records =
+            self.read(move |now, node| node.graph().store().enumerate(&filter, now.unix)).await??;
+        records.retain(|r| !r.is_deleted());
+        Ok(records)
+    }
+
+    /// The live records matching a query of the graph's search language
+    /// (`PeerGroupSearchRecords`).
+    pub async fn search(&self, query: &str) -> Result<Vec<Record>, GroupNetError> {
+        let query = Query::parse(query).map_err(peergroup_graph::GraphError::from)?;
+        let mut records =
+            self.read(move |now, node| node.graph().store().search(&query, now.unix)).await??;
+        records.retain(|r| !r.is_deleted());
+        Ok(records)
+    }
+
+    /// The group's properties, from the properties record (`None` until it arrived).
+    pub async fn properties(&self) -> Result<Option<GroupProperties>, GroupNetError> {
+        let id = properties_id(self.local.chain.group_key());
+        let record =
+            self.read(move |now, node| node.graph().store().get_live(&id, now.unix)).await??;
+        match record {
+            Some(r) if r.record_type() == PROPERTIES_TYPE => {
+                Ok(Some(GroupProperties::decode(r.payload()).map_err(crate::GroupError::from)?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    // ----- members ------------------------------------------------------------------------
+
+    /// The members this replica knows (`PeerGroupEnumMembers`): peer name, role,
+    /// validity, revoked or not, present or not.
+    pub async fn members(&self) -> Result<Vec<MemberInfo>, GroupNetError> {
+        self.read(|now, node| node.members(now.unix)).await
+    }
+
+    /// The peers admitted on live connections now.
+    pub async fn admitted_peers(&self) -> Result<Vec<NodeId>, GroupNetError> {
+        self.read(|_, node| node.admitted_peers()).await
+    }
+
+    /// Issues credentials to another identity (`PeerGroupIssueCredentials`): an
+    /// invitation with a new certificate for `invitee`'s key, with `role` (which this
+    /// member's role must be allowed to issue), valid `validity` (default one year; never
+    /// beyond this member's own certificate).
+    pub fn invite(
+        &self,
+        invitee: &IdentityInfo,
+        role: Role,
+        validity: Option<Duration>,
+    ) -> Result<Invitation, GroupNetError> {
+        let mut o = InviteOptions::member(&self.meta.cloud, random());
+        o.role = role;
+        o.friendly_name = self.meta.friendly_name.clone();
+        if let Some(v) = validity {
+            o.validity = v;
+        }
+        Ok(Invitation::create(&self.local, invitee, &o, wall_now())?)
+    }
+
+    /// Revokes a member's certificate (administrator, or the member's issuer; the
+    /// creator signs with the group key). The revocation cascades to everything the
+    /// member issued, is flooded first, and every replica refuses the member's
+    /// connections and its later records (`group.md` §6).
+    pub async fn revoke(&self, member: &PeerName) -> Result<(), GroupNetError> {
+        let who = member.clone();
+        let chain = self
+            .read(move |now, node| node.member_chain(&who, now.unix))
+            .await?
+            .ok_or_else(|| GroupNetError::UnknownMember { peer: member.to_string() })?;
+        let leaf = chain.leaf();
+        let command = Command::Revoke {
+            target: leaf.id(),
+            target_not_after: leaf.not_after(),
+            reason: RevocationReason::Unspecified,
+            as_group: self.group_key,
+        };
+        self.run_one(command, true, "Revoke").await
+    }
+
+    // ----- lifecycle ----------------------------------------------------------------------
+
+    /// Leaves the group (`PeerGroupClose`): presence deleted, neighbours told, store
+    /// flushed, node stopped. Subscribers' streams end.
+    pub async fn close(mut self) -> Result<(), GroupNetError> {
+        match std::mem::replace(&mut self.state, State::Closed) {
+            State::Idle(mut node) => Ok(node.graph_mut().store_mut().flush()?),
+            State::Running(handle) => {
+                let (tx, rx) = oneshot::channel();
+                handle.command(Request::Shutdown(tx)).await.map_err(|_| GroupNetError::Closed)?;
+                let r = rx.await.map_err(|_| GroupNetError::Closed)?;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let mut stopped = self.shared.stopped.subscribe();
+                drop(handle);
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(10), stopped.wait_for(|s| *s)).await;
+                Ok(r?)
+            }
+            State::Closed => Ok(()),
+        }
+    }
+
+    // ----- plumbing -----------------------------------------------------------------------
+
+    async fn run_one(
+        &self,
+        command: Command,
+        durable: bool,
+        name: &'static str,
+    ) -> Result<(), GroupNetError> {
+        let State::Running(handle) = &self.state else {
+            return Err(match self.state {
+                State::Idle(_) => GroupNetError::NotStarted,
+                _ => GroupNetError::Closed,
+            });
+        };
+        let (tx, rx) = oneshot::channel();
+        handle
+            .command(Request::Run { commands: vec![command], durable, reply: tx })
+            .await
+            .map_err(|_| GroupNetError::Closed)?;
+        let mut results = rx.await.map_err(|_| GroupNetError::Closed)??;
+        match results.pop() {
+            Some(Ok(())) => Ok(()),
+            Some(Err(error)) => Err(GroupNetError::Command { command: name, error }),
+            None => Err(GroupNetError::Closed),
+        }
+    }
+
+    async fn stored(&self, id: RecordId, command: &'static str) -> Result<Record, GroupNetError> {
+        self.read(move |now, node| node.graph().store().get(&id, now.unix)).await??.ok_or(
+            GroupNetError::Command {
+                command,
+                error: CommandFailure::Graph(peergroup_graph::proto::ProtoError::Closed),
+            },
+        )
+    }
+
+    /// Runs `f` with the node: here if it has not started, on the actor otherwise.
+    async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(Now, &mut GroupNode<RedbStore>) -> R + Send + 'static,
+    ) -> Result<R, GroupNetError> {
+        match &self.state {
+            State::Idle(_) => Err(GroupNetError::NotStarted),
+            State::Running(handle) => {
+                let (tx, rx) = oneshot::channel();
+                let job: driven::InspectFn = Box::new(move |now, node| {
+                    let _ = tx.send(f(now, node));
+                });
+                handle
+                    .command_urgent(Request::Inspect(job))
+                    .await
+                    .map_err(|_| GroupNetError::Closed)?;
+                rx.await.map_err(|_| GroupNetError::Closed)
+            }
+            State::Closed => Err(GroupNetError::Closed),
+        }
+    }
+}

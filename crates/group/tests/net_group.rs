@@ -1,0 +1,197 @@
+//! Groups over real QUIC on loopback: create, invite, join, connect with admission bound
+//! to the TLS session, records both ways, members, a member of another group refused with
+//! its reason, revocation (the revoked member dropped, refused when it reconnects, and
+//! nothing it writes afterwards kept), list, close, reopen, delete.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use peergroup_graph::proto::{Event as GraphEvent, NewRecord};
+use peergroup_graph::{RecordFilter, RecordType};
+use peergroup_group::admission::Refusal;
+use peergroup_group::net::{
+    Group, GroupEvents, GroupNetError, GroupOptions, delete_group, list_groups, random_record_id,
+};
+use peergroup_group::node::Event;
+use peergroup_group::{CreateOptions, Invitation, Role};
+use peergroup_identity::{Identity, IdentityInfo};
+use peergroup_net::{Endpoint, EndpointConfig};
+
+const CHAT: RecordType = RecordType::from_u128(0x0c4a_7000_0000_4000_8000_0000_0000_0002);
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn endpoint(name: &str) -> Endpoint {
+    let id = Identity::generate(name, "").unwrap();
+    Endpoint::bind(id, EndpointConfig::loopback()).await.unwrap()
+}
+
+fn chat(text: &str) -> NewRecord {
+    NewRecord::new(random_record_id(), CHAT, Duration::from_secs(3600), text.as_bytes().to_vec())
+}
+
+async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let poll = async {
+        loop {
+            if let Some(v) = f().await {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, poll)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+async fn next_event(events: &mut GroupEvents, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let e = events.next().await.expect("event stream ended");
+            if pred(&e) {
+                return e;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("timed out waiting for event: {what}"))
+}
+
+async fn texts(g: &Group) -> Vec<String> {
+    let mut v: Vec<String> = g
+        .enumerate(RecordFilter::Type(CHAT))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| String::from_utf8_lossy(r.payload()).into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_invite_join_publish_revoke_over_quic() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || GroupOptions::default().data_dir(dir.path());
+    let (ea, eb, ec) = (endpoint("alice").await, endpoint("bob").await, endpoint("carol").await);
+
+    // alice creates the group and listens alone
+    let mut create = CreateOptions::new("chess");
+    create.friendly_name = "Chess club".into();
+    let mut alice = Group::create(&ea, &create, opts()).unwrap();
+    assert!(alice.is_creator());
+    assert_eq!(alice.role(), Role::Administrator);
+    assert!(matches!(
+        Group::create(&ea, &create, opts()).map(|_| ()),
+        Ok(()) // a second group with the same classifier has another key: another group
+    ));
+    alice.listen().await.unwrap();
+    let mut alice_events = alice.events();
+    alice.add_record(chat("alice: hello")).await.unwrap();
+    let props = alice.properties().await.unwrap().expect("properties stored at create");
+    assert_eq!(props.friendly_name, "Chess club");
+
+    // bob's identity info → an invitation → bob joins and connects
+    let bob_info = IdentityInfo::parse(&IdentityInfo::export(eb.identity())).unwrap();
+    let invitation = alice.invite(&bob_info, Role::Member, None).unwrap();
+    let invitation = Invitation::parse(&invitation.to_text()).unwrap();
+    // the invitation is useless to anyone else
+    assert!(Group::join(&ec, &invitation, opts()).is_err());
+    let mut bob = Group::join(&eb, &invitation, opts()).unwrap();
+    let mut bob_events = bob.events();
+    let alice_addr = ea.local_addr().unwrap();
+    bob.connect(alice_addr).await.unwrap();
+    next_event(&mut bob_events, "bob admitted by alice", |e| {
+        matches!(e, Event::PeerAdmitted { role: Role::Administrator, .. })
+    })
+    .await;
+    eventually("bob holds alice's record", || async {
+        (texts(&bob).await == ["alice: hello"]).then_some(())
+    })
+    .await;
+    let bob_props =
+        eventually("bob holds the properties", || async { bob.properties().await.unwrap() }).await;
+    assert_eq!(bob_props.friendly_name, "Chess club");
+
+    // bob publishes; alice gets it, signed by bob
+    bob.add_record(chat("bob: hi")).await.unwrap();
+    eventually("alice holds bob's record", || async {
+        (texts(&alice).await == ["alice: hello", "bob: hi"]).then_some(())
+    })
+    .await;
+    let members = alice.members().await.unwrap();
+    assert_eq!(members.len(), 2, "{members:?}");
+    assert!(members.iter().any(|m| m.peer == *eb.peer_name() && m.role == Role::Member));
+
+    // carol, a member of another group, is refused with the reason on both sides
+    let mut other = CreateOptions::new("chess");
+    other.friendly_name = "Another club".into();
+    let mut carol = Group::create(&ec, &other, opts()).unwrap();
+    let mut carol_events = carol.events();
+    carol.connect(alice_addr).await.unwrap();
+    let e = next_event(&mut carol_events, "carol refused", |e| {
+        matches!(e, Event::AuthenticationFailed { .. })
+    })
+    .await;
+    let Event::AuthenticationFailed { reason, .. } = e else { unreachable!() };
+    assert_eq!(reason, Refusal::WrongGroup);
+    next_event(&mut alice_events, "alice refused carol", |e| {
+        matches!(e, Event::AuthenticationFailed { reason: Refusal::WrongGroup, local: true, .. })
+    })
+    .await;
+    assert!(texts(&carol).await.is_empty());
+
+    // alice revokes bob: bob is dropped, refused when he reconnects, and what he writes
+    // now is not kept by alice
+    alice.revoke(eb.peer_name()).await.unwrap();
+    eventually("alice lists bob as revoked", || async {
+        alice
+            .members()
+            .await
+            .unwrap()
+            .iter()
+            .any(|m| m.peer == *eb.peer_name() && m.revoked.is_some())
+            .then_some(())
+    })
+    .await;
+    let _ = bob.add_record(chat("bob: after revocation")).await;
+    bob.connect(alice_addr).await.unwrap();
+    next_event(&mut bob_events, "bob refused as revoked", |e| {
+        matches!(e, Event::AuthenticationFailed { reason: Refusal::Revoked, local: false, .. })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(texts(&alice).await, ["alice: hello", "bob: hi"]);
+    assert!(
+        !alice.admitted_peers().await.unwrap().contains(&eb.identity().node_id()),
+        "a revoked member stays connected"
+    );
+
+    // list without opening; close; reopen; delete
+    let (groups, damaged) = list_groups(ea.peer_name(), &opts()).unwrap();
+    assert!(damaged.is_empty());
+    assert_eq!(groups.len(), 2);
+    let ours = groups.iter().find(|g| g.name == *alice.name()).unwrap();
+    assert!(ours.creator);
+    assert_eq!(ours.friendly_name, "Chess club");
+    assert_eq!(ours.chain_len, 2);
+    let name = alice.name().clone();
+    drop(alice_events);
+    alice.close().await.unwrap();
+    let mut again = Group::open(&ea, &name, opts()).unwrap();
+    again.listen().await.unwrap();
+    assert_eq!(texts(&again).await, ["alice: hello", "bob: hi"]);
+    assert!(matches!(
+        delete_group(&ea, &name, &opts()),
+        Err(GroupNetError::Graph(_)) // open: its store is locked
+    ));
+    again.close().await.unwrap();
+    delete_group(&ea, &name, &opts()).unwrap();
+    assert!(matches!(Group::open(&ea, &name, opts()), Err(GroupNetError::NotFound { .. })));
+    bob.close().await.unwrap();
+    carol.close().await.unwrap();
+    let _ = GraphEvent::Status(Default::default());
+}
