@@ -427,9 +427,14 @@ class GroupChecker:
         expect("frame", frame.hex(), v["frame"].replace(" ", ""))
 
     def group_message(self, v):
-        what, code = v["message"].split()
-        expect("message", what, "Refused")
-        body = varint(1) + u8(int(code))
+        parts = v["message"].split()
+        if parts[0] == "Knock":
+            expect("message", len(parts), 1)
+            body = varint(3)
+        else:
+            what, code = parts
+            expect("message", what, "Refused")
+            body = varint(1) + u8(int(code))
         frame = u32(1 + len(body)) + u8(1) + body
         expect("frame", frame.hex(), v["frame"].replace(" ", ""))
 

@@ -648,6 +648,16 @@ fn print_vectors() {
             ("frame", hx(&frame)),
         ])
     );
+    let frame = FrameCodec::default().encode(&Message::Knock).unwrap();
+    println!(
+        "{}",
+        block(&[
+            ("kind", "group-message".into()),
+            ("name", "msg-knock".into()),
+            ("message", "Knock".into()),
+            ("frame", hx(&frame)),
+        ])
+    );
 }
 
 // ----------------------------------------------------------------------------- checking
@@ -995,8 +1005,10 @@ fn check_hello(cx: &Ctx<'_>, v: &Vector) {
 }
 
 fn check_message(v: &Vector) {
-    let m = match field(v, "message").split_once(' ') {
+    let text = field(v, "message");
+    let m = match text.split_once(' ') {
         Some(("Refused", c)) => Message::Refused(c.parse().unwrap()),
+        None if text == "Knock" => Message::Knock,
         other => panic!("unknown message {other:?}"),
     };
     let frame = FrameCodec::default().encode(&m).unwrap();
