@@ -11,6 +11,16 @@
 //! p2p [--data-dir DIR] pnrp register <NAME> [--identity NAME] [--comment C] [--payload-file F]
 //!                                     [--listen ADDR] [--seed ADDR]...
 //! p2p [--data-dir DIR] pnrp resolve <PEER NAME> [--seed ADDR]... [--max N] [--timeout S] [--json]
+//! p2p [--data-dir DIR] group create <classifier> [--friendly-name F] [--comment C]
+//! p2p [--data-dir DIR] group list [--json] | show <group> [--json]
+//! p2p [--data-dir DIR] group invite <group> --info FILE [--role R] [--days D] [--out FILE]
+//! p2p [--data-dir DIR] group join FILE
+//! p2p [--data-dir DIR] group run <group> [--listen ADDR] [--peer ADDR]...
+//! p2p [--data-dir DIR] group members|records <group> [--json]
+//! p2p [--data-dir DIR] group publish <group> TEXT [--peer ADDR]...
+//! p2p [--data-dir DIR] group revoke <group> <member> [--peer ADDR]...
+//! p2p [--data-dir DIR] group delete <group>
+//!   (every group command takes --identity NAME; default: the identity `default`)
 //! p2p demo [--json]
 //! p2p sim graph --members N --records R [--crash-fraction F] [--latency-ms MIN..MAX] [--seed X] [--json]
 //! p2p sim sync --records N --diff D [--max-message-bytes B] [--seed X] [--json]
@@ -25,6 +35,7 @@
 //! enum and a `run` function, and one arm in [`run`].
 
 mod demo;
+mod group;
 mod idmgr;
 mod output;
 mod password;
@@ -61,6 +72,9 @@ enum Command {
     /// Register and resolve peer names over PNRP (netsh p2p pnrp).
     #[command(subcommand)]
     Pnrp(pnrp::PnrpCommand),
+    /// Create, join and run groups (netsh p2p group).
+    #[command(subcommand)]
+    Group(group::GroupCommand),
     /// Run real peers on loopback and show every layer working (uses a temporary data dir).
     Demo {
         /// Print the measurements as JSON instead of the summary.
@@ -82,6 +96,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Pnrp(command) => {
             let data_dir = data_dir_or_default(cli.data_dir.as_deref())?;
             runtime()?.block_on(pnrp::run(&data_dir, command))
+        }
+        Command::Group(command) => {
+            let data_dir = data_dir_or_default(cli.data_dir.as_deref())?;
+            runtime()?.block_on(group::run(&data_dir, command))
         }
         Command::Demo { json } => runtime()?.block_on(demo::run(json)),
         Command::Sim(command) => sim::run(command),

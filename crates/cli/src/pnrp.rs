@@ -148,7 +148,10 @@ pub(crate) async fn run(data_dir: &Path, command: PnrpCommand) -> Result<(), Cli
 
 /// The identity named on the command line, or the data directory's `default` identity
 /// (created if missing); says which on stderr.
-fn identity_for_register(data_dir: &Path, query: Option<&str>) -> Result<Identity, CliError> {
+pub(crate) fn identity_for_register(
+    data_dir: &Path,
+    query: Option<&str>,
+) -> Result<Identity, CliError> {
     let store = IdentityStore::open(data_dir)?;
     if let Some(q) = query {
         return Ok(store.find(q)?);
@@ -216,7 +219,7 @@ async fn start_node(
 }
 
 /// Waits for Ctrl-C (or SIGTERM on Unix).
-async fn interrupted() {
+pub(crate) async fn interrupted() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

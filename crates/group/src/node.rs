@@ -411,6 +411,15 @@ impl<S: RecordStore> GroupNode<S> {
 
     fn on_hello(&mut self, now: Now, from: PeerAddr, bytes: &[u8], out: &mut Out) {
         let me = self.graph.addr();
+        // A hello from a peer admitted before: the peer started a new session (it
+        // restarted, or lost the connection); it needs our hello again (§8.5).
+        if let Some(p) = self.peers.get_mut(&from.node)
+            && p.admitted
+        {
+            p.admitted = false;
+            p.hello_sent = false;
+            p.knocked = false;
+        }
         let exporters = self.binding.accepted(&me, &from);
         let mut result = Hello::decode(bytes)
             .map_err(GroupError::from)
