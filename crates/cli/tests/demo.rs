@@ -134,3 +134,27 @@ fn demo_summary_is_readable() {
         assert!(timed.iter().all(|l| l.chars().count() == width), "misaligned:\n{body}");
     }
 }
+
+#[test]
+fn demo_group_admits_members_refuses_others_and_revokes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_p2p")).args(["demo", "--json"]).output().unwrap();
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let g = &report["group"];
+    assert_eq!(g["protocol"], "group/1");
+    assert!(g["group"].as_str().unwrap().ends_with(".demo-club"));
+    for key in ["create_ms", "invite_ms", "join_ms", "second_join_ms", "publish_to_all_ms"] {
+        assert!(g[key].as_f64().unwrap() > 0.0, "{key}: {g}");
+    }
+    let roles: Vec<&str> =
+        g["members"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles.len(), 3, "{g}");
+    for role in ["administrator", "member", "inviting member"] {
+        assert!(roles.contains(&role), "{role} missing: {g}");
+    }
+    assert_eq!(g["records_published"], 3);
+    assert_eq!(g["nonmember_refused_locally"], "member of another group");
+    assert_eq!(g["nonmember_told"], "member of another group");
+    assert_eq!(g["revoked_reconnect_refused"], "membership revoked");
+    assert_eq!(g["revoked_writes_kept"], 0);
+}

@@ -11,9 +11,14 @@
 //! publishes notes — carol a batch of 1,000 in one durable commit — and the demo measures
 //! how long until every replica holds every note; dave joins late through bob and catches
 //! up by synchronisation; bob sends alice a data message and she answers; a search runs on
-//! dave's replica; all graphs close. Every figure in the report is measured; every wait is
-//! bounded and, when it runs out, fails the demo with what did not happen. Grouping will
-//! extend it.
+//! dave's replica; all graphs close.
+//!
+//! Then Peer Grouping (protocol `group/1`, [`group`]): alice creates a group, invites bob and
+//! carol from their identity info, they join and connect (each connection admitted by a
+//! membership proof bound to its TLS session), signed notes reach every replica, dave —
+//! a member of another group — is refused with the reason, alice revokes carol and carol is
+//! refused when she reconnects. Every figure in the report is measured; every wait is
+//! bounded and, when it runs out, fails the demo with what did not happen.
 
 // The demo measures real elapsed time.
 #![allow(clippy::disallowed_methods)]
@@ -28,6 +33,7 @@ use serde::Serialize;
 use crate::CliError;
 
 mod graph;
+mod group;
 mod pnrp;
 mod summary;
 mod transport;
@@ -45,6 +51,7 @@ pub(crate) struct DemoReport {
     pub(crate) connections_alice: usize,
     pub(crate) pnrp: PnrpReport,
     pub(crate) graph: GraphReport,
+    pub(crate) group: group::GroupReport,
 }
 
 /// The PNRP part of the demo.
@@ -199,6 +206,7 @@ pub(crate) async fn run_in(data_dir: &Path) -> Result<DemoReport, CliError> {
     let connections_alice = alice.connections().len();
     let pnrp = pnrp::pnrp_part(&alice, &alice_id, &bob, &bob_id).await?;
     let graph = graph::graph_part(data_dir, [&alice, &bob, &carol, &dave]).await?;
+    let group = group::group_part(data_dir, [&alice, &bob, &carol, &dave]).await?;
 
     let mut peers = Vec::new();
     for (classifier, endpoint) in
@@ -221,6 +229,7 @@ pub(crate) async fn run_in(data_dir: &Path) -> Result<DemoReport, CliError> {
         connections_alice,
         pnrp,
         graph,
+        group,
     };
     drop(transport.stream);
     alice.close().await;

@@ -189,5 +189,43 @@ pub(super) fn print_summary(r: &DemoReport) {
         g.late_joiner
     );
     println!();
+    let p = &r.group;
+    println!(
+        "group: Peer Grouping ({}) on the same endpoints, group \"{}\" {}",
+        p.protocol, p.friendly_name, p.group
+    );
+    row("alice created it (key, root cert, her GMC, properties)", time(p.create_ms));
+    row("alice wrote bob's invitation from his identity info", time(p.invite_ms));
+    row("bob: invitation in hand -> admitted, holding every note", time(p.join_ms));
+    row("carol (inviting member): the same", time(p.second_join_ms));
+    row(
+        format!("{} signed notes, one per member, at every member", p.records_published),
+        time(p.publish_to_all_ms),
+    );
+    let members: Vec<String> = p
+        .members
+        .iter()
+        .map(|m| format!("{} ({})", m.peer.rsplit('.').next().unwrap_or(&m.peer), m.role))
+        .collect();
+    row("members alice lists", members.join(", "));
+    row(
+        format!("{} (another group) refused on both sides", p.nonmember),
+        time(p.nonmember_refused_ms),
+    );
+    row(
+        "  reason at alice / told",
+        format!("\"{}\" / \"{}\"", p.nonmember_refused_locally, p.nonmember_told),
+    );
+    row(format!("alice revoked {}; bob knows", p.revoked), time(p.revocation_to_bob_ms));
+    row(
+        format!("{} reconnects: refused", p.revoked),
+        format!("\"{}\"", p.revoked_reconnect_refused),
+    );
+    row(
+        format!("notes {} wrote after her revocation kept by alice or bob", p.revoked),
+        figure(p.revoked_writes_kept),
+    );
+    row("closed all groups at once", time(p.close_ms));
+    println!();
     println!("result: OK");
 }
