@@ -478,8 +478,14 @@ pub fn run(params: &Params) -> Report {
         .take(params.late_joiners.min(n / 2))
         .collect();
     let late_set: HashSet<usize> = late.iter().copied().collect();
-    let forgers: Vec<usize> =
-        order.iter().copied().filter(|i| !late_set.contains(i)).take(params.forgers).collect();
+    // Forgers are not administrators: an administrator may modify anyone's record, so its
+    // "modification of a victim's record" would be a legitimate write, not a forgery.
+    let forgers: Vec<usize> = order
+        .iter()
+        .copied()
+        .filter(|&i| !late_set.contains(&i) && i > admins)
+        .take(params.forgers)
+        .collect();
     let forger_set: HashSet<usize> = forgers.iter().copied().collect();
     let inviter_ids: Vec<usize> = (admins + 1..=(admins + inviters).min(n - 1))
         .filter(|i| !late_set.contains(i) && !forger_set.contains(i))
