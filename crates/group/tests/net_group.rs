@@ -157,6 +157,11 @@ async fn create_invite_join_publish_revoke_over_quic() {
             .then_some(())
     })
     .await;
+    // bob's live connection ends first (alice refuses him at once)
+    next_event(&mut bob_events, "bob dropped as revoked", |e| {
+        matches!(e, Event::AuthenticationFailed { reason: Refusal::Revoked, .. })
+    })
+    .await;
     let _ = bob.add_record(chat("bob: after revocation")).await;
     bob.connect(alice_addr).await.unwrap();
     next_event(&mut bob_events, "bob refused as revoked", |e| {
@@ -194,4 +199,89 @@ async fn create_invite_join_publish_revoke_over_quic() {
     bob.close().await.unwrap();
     carol.close().await.unwrap();
     let _ = GraphEvent::Status(Default::default());
+}
+
+/// Members find each other through PNRP: each registers `<group authority>.participant`
+/// with its chain as the delegation; a newcomer resolves the name and connects; a node
+/// that is not a member cannot register the name (its chain is refused as a delegation).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn participants_register_and_find_each_other_in_pnrp() {
+    use std::sync::Arc;
+
+    use peergroup_group::net::{ConnectOutcome, ParticipantDelegation, participant_name};
+    use peergroup_pnrp::net::{Pnrp, PnrpConfig, Seed};
+    use peergroup_pnrp::proto::{Cloud, CpaSigner, RegisterRequest};
+
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || GroupOptions::default().data_dir(dir.path());
+    let (ea, eb, ec) = (endpoint("alice").await, endpoint("bob").await, endpoint("carol").await);
+    let config = || {
+        let mut c = PnrpConfig::loopback();
+        c.core.validator = Some(Arc::new(ParticipantDelegation::new()));
+        c
+    };
+    let seed = || config().with_seeds([Seed::Addr(ea.local_addr().unwrap())]);
+    let pa = Pnrp::start(&ea, ea.identity(), config()).await.unwrap();
+    let pb = Pnrp::start(&eb, eb.identity(), seed()).await.unwrap();
+    let pc = Pnrp::start(&ec, ec.identity(), seed()).await.unwrap();
+    for p in [&pa, &pb, &pc] {
+        p.wait_active(Cloud::Global, WAIT).await.unwrap();
+    }
+
+    // alice creates the group: nobody else is a participant yet, so she listens alone
+    let mut alice = Group::create(&ea, &CreateOptions::new("pnrp-club"), opts()).unwrap();
+    let outcome = alice.connect_with_pnrp(&pa, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(outcome, ConnectOutcome::Alone { tried: 0 });
+    alice.add_record(chat("found through pnrp")).await.unwrap();
+
+    // bob joins with an invitation and finds alice through the participant name
+    let bob_info = IdentityInfo::parse(&IdentityInfo::export(eb.identity())).unwrap();
+    let inv = alice.invite(&bob_info, Role::Member, None).unwrap();
+    let mut bob = Group::join(&eb, &inv, opts()).unwrap();
+    let found = bob.find_participants(&pb, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(found, vec![ea.local_addr().unwrap()]);
+    let outcome = bob.connect_with_pnrp(&pb, Duration::from_secs(5)).await.unwrap();
+    assert!(matches!(outcome, ConnectOutcome::Connected(p) if p.node == ea.identity().node_id()));
+    eventually("bob holds alice's record", || async {
+        (texts(&bob).await == ["found through pnrp"]).then_some(())
+    })
+    .await;
+
+    // carol, not a member, tries to register alice's group's participant name with the
+    // chain of a group of her own: refused
+    let carols = Group::create(&ec, &CreateOptions::new("pnrp-club"), opts()).unwrap();
+    let forged = RegisterRequest::new(
+        participant_name(alice.name()),
+        CpaSigner::from_identity(ec.identity())
+            .with_delegation(carols.local().chain.chain().encode()),
+        vec![ec.local_addr().unwrap()],
+    );
+    let err = pc.register_request(forged).await.unwrap_err();
+    assert!(err.to_string().contains("delegation"), "{err}");
+    // and without any delegation the name is not hers either
+    let bare = RegisterRequest::new(
+        participant_name(alice.name()),
+        CpaSigner::from_identity(ec.identity()),
+        vec![ec.local_addr().unwrap()],
+    );
+    assert!(pc.register_request(bare).await.is_err());
+    // a resolve still finds alice and bob only
+    let mut found = carols.find_participants(&pc, Duration::from_secs(5)).await.unwrap();
+    assert!(found.is_empty(), "carol's own group has no other participant: {found:?}");
+    let options = peergroup_pnrp::net::ResolveOptions::default().with_max_results(16);
+    found = pc
+        .resolve(&participant_name(alice.name()), options)
+        .await
+        .unwrap()
+        .into_iter()
+        .flat_map(|i| i.endpoints)
+        .collect();
+    found.sort();
+    let mut want = vec![ea.local_addr().unwrap(), eb.local_addr().unwrap()];
+    want.sort();
+    assert_eq!(found, want);
+
+    carols.close().await.unwrap();
+    bob.close().await.unwrap();
+    alice.close().await.unwrap();
 }

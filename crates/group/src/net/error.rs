@@ -34,6 +34,9 @@ pub enum GroupNetError {
     /// The transport.
     #[error(transparent)]
     Net(#[from] NetError),
+    /// PNRP (participant registration or resolution).
+    #[error("pnrp: {0}")]
+    Pnrp(#[from] peergroup_pnrp::net::PnrpError),
     /// A command failed on the node.
     #[error("{command}: {error}")]
     Command {

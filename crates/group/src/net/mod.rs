@@ -49,6 +49,7 @@
 
 mod driven;
 mod error;
+mod participant;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -72,6 +73,7 @@ use tokio::sync::oneshot;
 
 pub use driven::GroupEvents;
 pub use error::{CommandFailure, GroupNetError};
+pub use participant::{PARTICIPANT_CLASSIFIER, ParticipantDelegation, participant_name};
 
 use crate::cert::Role;
 use crate::chain::{CertCache, Chain, Verifier};
@@ -364,6 +366,21 @@ pub struct Group {
     connect_timeout: Duration,
     shared: Arc<Shared>,
     state: State,
+    participant: Option<peergroup_pnrp::net::Registration>,
+}
+
+/// What [`Group::connect_with_pnrp`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectOutcome {
+    /// Connected through the participant at this address (admission follows).
+    Connected(PeerAddr),
+    /// No other participant was found, or none answered: the node listens alone, as
+    /// Windows does when the group's properties are in the local database.
+    Alone {
+        /// Participant addresses tried.
+        tried: usize,
+    },
 }
 
 impl std::fmt::Debug for Group {
@@ -516,6 +533,7 @@ impl Group {
             connect_timeout,
             shared: Arc::new(Shared::new(options.event_queue)),
             state: State::Idle(Box::new(node)),
+            participant: None,
         })
     }
 
@@ -599,8 +617,15 @@ impl Group {
             Err(_) => return Err(GroupNetError::ConnectTimeout { addr }),
         };
         let peer = PeerAddr { node: conn.remote().node_id, addr };
-        self.run_one(Command::Graph(GraphCommand::Connect(peer)), false, "Connect").await?;
-        Ok(peer)
+        match self.run_one(Command::Graph(GraphCommand::Connect(peer)), false, "Connect").await {
+            // Connected already: that is what was asked for.
+            Err(GroupNetError::Command {
+                error:
+                    CommandFailure::Graph(peergroup_graph::proto::ProtoError::AlreadyConnected(_)),
+                ..
+            }) => Ok(peer),
+            other => other.map(|()| peer),
+        }
     }
 
     /// Tries `addrs` one by one and connects through the first member that answers
@@ -614,6 +639,71 @@ impl Group {
             }
         }
         Err(GroupNetError::NoMemberReached { tried: addrs.len(), last })
+    }
+
+    /// Registers this member as a participant of the group in PNRP
+    /// (`<group authority>.participant`, signed by this identity with its chain as the
+    /// delegation; [`participant`](self::participant)) at the endpoint's addresses, in the
+    /// Global cloud. The registration is renewed by PNRP and withdrawn at
+    /// [`close`](Group::close).
+    pub async fn register_participant(
+        &mut self,
+        pnrp: &peergroup_pnrp::net::Pnrp,
+    ) -> Result<(), GroupNetError> {
+        let signer = peergroup_pnrp::proto::CpaSigner::from_identity(&self.local.identity)
+            .with_delegation(self.local.chain.chain().encode());
+        let endpoints = peergroup_pnrp::net::auto_endpoints(self.me.addr);
+        let request = peergroup_pnrp::proto::RegisterRequest::new(
+            participant_name(&self.name),
+            signer,
+            endpoints,
+        );
+        let registration = pnrp.register_request(request).await?;
+        if let Some(old) = self.participant.replace(registration) {
+            let _ = old.unregister().await;
+        }
+        Ok(())
+    }
+
+    /// The addresses of the group's other participants, from PNRP (at most 16 instances;
+    /// this node's own registration left out). Empty when none is registered.
+    pub async fn find_participants(
+        &self,
+        pnrp: &peergroup_pnrp::net::Pnrp,
+        timeout: Duration,
+    ) -> Result<Vec<SocketAddr>, GroupNetError> {
+        let options = peergroup_pnrp::net::ResolveOptions::default()
+            .with_max_results(16)
+            .with_timeout(timeout);
+        let me = self.local.identity.public_key();
+        match pnrp.resolve(&participant_name(&self.name), options).await {
+            Ok(instances) => Ok(instances
+                .into_iter()
+                .filter(|i| i.signer != me)
+                .flat_map(|i| i.endpoints)
+                .collect()),
+            Err(peergroup_pnrp::net::PnrpError::NotFound { .. }) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Connects the way Windows' `PeerGroupConnect` does: starts the node, registers this
+    /// member as a participant, resolves the other participants and tries their addresses
+    /// one by one; when none is found or none answers, listens alone.
+    pub async fn connect_with_pnrp(
+        &mut self,
+        pnrp: &peergroup_pnrp::net::Pnrp,
+        timeout: Duration,
+    ) -> Result<ConnectOutcome, GroupNetError> {
+        self.listen().await?;
+        self.register_participant(pnrp).await?;
+        let addrs = self.find_participants(pnrp, timeout).await?;
+        for addr in &addrs {
+            if let Ok(p) = self.connect(*addr).await {
+                return Ok(ConnectOutcome::Connected(p));
+            }
+        }
+        Ok(ConnectOutcome::Alone { tried: addrs.len() })
     }
 
     /// Subscribes to the group's events; every call gives a new, independent stream.
@@ -762,6 +852,9 @@ impl Group {
     /// Leaves the group (`PeerGroupClose`): presence deleted, neighbours told, store
     /// flushed, node stopped. Subscribers' streams end.
     pub async fn close(mut self) -> Result<(), GroupNetError> {
+        if let Some(r) = self.participant.take() {
+            let _ = r.unregister().await;
+        }
         match std::mem::replace(&mut self.state, State::Closed) {
             State::Idle(mut node) => Ok(node.graph_mut().store_mut().flush()?),
             State::Running(handle) => {
