@@ -285,3 +285,69 @@ async fn participants_register_and_find_each_other_in_pnrp() {
     bob.close().await.unwrap();
     alice.close().await.unwrap();
 }
+
+/// Properties (creator only) reach every member; typed records round-trip through serde;
+/// direct data arrives as an event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn properties_typed_records_and_direct_data() {
+    use peergroup_graph::proto::{DataType, Event as GEvent};
+
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Move {
+        piece: String,
+        to: (u8, u8),
+    }
+    const MOVE: RecordType = RecordType::from_u128(0x6d6f_7665);
+
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || GroupOptions::default().data_dir(dir.path());
+    let (ea, eb) = (endpoint("alice").await, endpoint("bob").await);
+    let mut alice = Group::create(&ea, &CreateOptions::new("props"), opts()).unwrap();
+    alice.listen().await.unwrap();
+    let info = IdentityInfo::parse(&IdentityInfo::export(eb.identity())).unwrap();
+    let inv = alice.invite(&info, Role::Member, None).unwrap();
+    let mut bob = Group::join(&eb, &inv, opts()).unwrap();
+    let mut bob_events = bob.events();
+    let peer = bob.connect(ea.local_addr().unwrap()).await.unwrap();
+    next_event(&mut bob_events, "bob admitted", |e| matches!(e, Event::PeerAdmitted { .. })).await;
+
+    // properties: the creator changes them, bob receives them; bob may not
+    let p = alice.set_properties(Some("Renamed club"), Some("meets on Tuesdays")).await.unwrap();
+    assert_eq!(p.friendly_name, "Renamed club");
+    eventually("bob sees the new properties", || async {
+        bob.properties()
+            .await
+            .unwrap()
+            .filter(|p| p.friendly_name == "Renamed club" && p.comment == "meets on Tuesdays")
+            .map(|_| ())
+    })
+    .await;
+    assert!(bob.set_properties(Some("mine now"), None).await.is_err());
+    assert_eq!(alice.summary().unwrap().friendly_name, "Renamed club");
+
+    // typed records
+    let m = Move { piece: "knight".into(), to: (5, 2) };
+    let id = alice.typed::<Move>(MOVE).add(&m, Duration::from_secs(600)).await.unwrap();
+    let got =
+        eventually("bob has the move", || async { bob.typed::<Move>(MOVE).get(id).await.unwrap() })
+            .await;
+    assert_eq!(got, m);
+    let (all, bad) = bob.typed::<Move>(MOVE).all().await.unwrap();
+    assert_eq!((all.len(), bad), (1, 0));
+    // a record of another type is not a Move
+    let other = alice.add_record(chat("not a move")).await.unwrap();
+    assert!(alice.typed::<Move>(MOVE).decode(&other).is_err());
+
+    // direct data from bob to alice
+    let mut alice_events = alice.events();
+    let kind = DataType(*b"peergroup/test/1");
+    bob.send_data(peer, kind, b"ping".to_vec()).await.unwrap();
+    next_event(
+        &mut alice_events,
+        "alice gets bob's data",
+        |e| matches!(e, Event::Graph(GEvent::IncomingData { data, .. }) if data == b"ping"),
+    )
+    .await;
+    bob.close().await.unwrap();
+    alice.close().await.unwrap();
+}

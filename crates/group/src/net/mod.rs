@@ -369,6 +369,120 @@ pub struct Group {
     participant: Option<peergroup_pnrp::net::Registration>,
 }
 
+/// Records of one type as values of `T` ([`Group::typed`]).
+#[derive(Debug)]
+pub struct Typed<'a, T> {
+    group: &'a Group,
+    record_type: peergroup_graph::RecordType,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+/// Why a typed record could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TypedError {
+    /// The group refused or failed.
+    #[error(transparent)]
+    Group(#[from] GroupNetError),
+    /// The value does not encode, or a stored payload does not decode as `T`.
+    #[error("record {id}: {reason}")]
+    Codec {
+        /// The record (nil for an encoding failure).
+        id: RecordId,
+        /// What postcard said.
+        reason: String,
+    },
+    /// The record is of another type.
+    #[error("record {id} is of type {found}, not {expected}")]
+    WrongType {
+        /// The record.
+        id: RecordId,
+        /// Its type.
+        found: peergroup_graph::RecordType,
+        /// The type asked for.
+        expected: peergroup_graph::RecordType,
+    },
+}
+
+impl<T: Serialize + serde::de::DeserializeOwned> Typed<'_, T> {
+    /// Adds a record holding `value`, living `lifetime`; returns its id.
+    pub async fn add(&self, value: &T, lifetime: Duration) -> Result<RecordId, TypedError> {
+        let payload = postcard::to_allocvec(value)
+            .map_err(|e| TypedError::Codec { id: RecordId::from_u128(0), reason: e.to_string() })?;
+        let id = random_record_id();
+        self.group.add_record(NewRecord::new(id, self.record_type, lifetime, payload)).await?;
+        Ok(id)
+    }
+
+    /// Replaces the value of a record (its creator or an administrator).
+    pub async fn update(&self, id: RecordId, value: &T) -> Result<(), TypedError> {
+        let payload = postcard::to_allocvec(value)
+            .map_err(|e| TypedError::Codec { id, reason: e.to_string() })?;
+        self.group
+            .update_record(RecordUpdate { id, payload: Some(payload), ..RecordUpdate::default() })
+            .await?;
+        Ok(())
+    }
+
+    /// The value of a record, if it is live here.
+    pub async fn get(&self, id: RecordId) -> Result<Option<T>, TypedError> {
+        match self.group.get(id).await? {
+            Some(r) => self.decode(&r).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every live record of the type, with its value; records whose payload does not
+    /// decode are left out and counted in the second value.
+    pub async fn all(&self) -> Result<(Vec<(Record, T)>, usize), TypedError> {
+        let records = self.group.enumerate(RecordFilter::Type(self.record_type)).await?;
+        let mut bad = 0;
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            match self.decode(&r) {
+                Ok(v) => out.push((r, v)),
+                Err(_) => bad += 1,
+            }
+        }
+        Ok((out, bad))
+    }
+
+    /// The value of `record`.
+    pub fn decode(&self, record: &Record) -> Result<T, TypedError> {
+        if record.record_type() != self.record_type {
+            return Err(TypedError::WrongType {
+                id: record.id(),
+                found: record.record_type(),
+                expected: self.record_type,
+            });
+        }
+        postcard::from_bytes(record.payload())
+            .map_err(|e| TypedError::Codec { id: record.id(), reason: e.to_string() })
+    }
+
+    /// The typed change an event reports, if it is one about this type: the change, the
+    /// record id, and the value when the record is live here.
+    pub async fn change_of(
+        &self,
+        event: &crate::node::Event,
+    ) -> Result<Option<(peergroup_graph::proto::RecordChange, RecordId, Option<T>)>, TypedError>
+    {
+        let crate::node::Event::Graph(peergroup_graph::proto::Event::RecordChanged {
+            change,
+            id,
+            record_type,
+            ..
+        }) = event
+        else {
+            return Ok(None);
+        };
+        if *record_type != self.record_type {
+            return Ok(None);
+        }
+        Ok(Some((*change, *id, self.get(*id).await?)))
+    }
+}
+
 /// What [`Group::connect_with_pnrp`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -793,6 +907,90 @@ impl Group {
             }
             _ => Ok(None),
         }
+    }
+
+    /// Changes the friendly name and/or comment (`PeerGroupSetProperties`; the creator
+    /// only: the properties are signed by the group key). Every member receives the new
+    /// properties record (a `RecordChanged` of type
+    /// [`PROPERTIES_TYPE`](crate::records::PROPERTIES_TYPE)); the other properties are
+    /// immutable.
+    pub async fn set_properties(
+        &mut self,
+        friendly_name: Option<&str>,
+        comment: Option<&str>,
+    ) -> Result<GroupProperties, GroupNetError> {
+        if !self.group_key {
+            return Err(crate::GroupError::InvalidArgument(
+                "only the group's creator (who holds the group key) may change its properties"
+                    .into(),
+            )
+            .into());
+        }
+        let mut p = self.properties().await?.ok_or_else(|| {
+            crate::GroupError::InvalidArgument("the properties record is missing".into())
+        })?;
+        if let Some(f) = friendly_name {
+            if f.chars().count() > crate::records::MAX_GROUP_FRIENDLY_NAME_CHARS
+                || f.chars().any(char::is_control)
+            {
+                return Err(crate::GroupError::InvalidArgument(
+                    "the friendly name is at most 255 characters, without control characters"
+                        .into(),
+                )
+                .into());
+            }
+            p.friendly_name = f.to_owned();
+        }
+        if let Some(c) = comment {
+            if c.len() > crate::records::MAX_COMMENT_BYTES {
+                return Err(crate::GroupError::InvalidArgument(
+                    "the comment is at most 1,024 bytes".into(),
+                )
+                .into());
+            }
+            p.comment = c.to_owned();
+        }
+        let update = RecordUpdate {
+            id: properties_id(self.local.chain.group_key()),
+            payload: Some(p.encode()),
+            ..RecordUpdate::default()
+        };
+        self.update_record(update).await?;
+        self.meta.friendly_name = p.friendly_name.clone();
+        write_metadata(&self.dir, &self.meta)?;
+        Ok(p)
+    }
+
+    // ----- direct connections -------------------------------------------------------------
+
+    /// Opens a direct connection to a member for application data
+    /// (`PeerGroupOpenDirectConnection`); admission runs on it first.
+    pub async fn open_direct(&self, peer: PeerAddr) -> Result<(), GroupNetError> {
+        self.run_one(Command::Graph(GraphCommand::OpenDirect(peer)), false, "OpenDirect").await
+    }
+
+    /// Sends typed data to a neighbour or direct connection (`PeerGroupSendData`); it
+    /// arrives as the graph's `IncomingData` event.
+    pub async fn send_data(
+        &self,
+        peer: PeerAddr,
+        data_type: peergroup_graph::proto::DataType,
+        data: Vec<u8>,
+    ) -> Result<(), GroupNetError> {
+        self.run_one(
+            Command::Graph(GraphCommand::SendData { peer, data_type, data }),
+            false,
+            "SendData",
+        )
+        .await
+    }
+
+    // ----- typed records ------------------------------------------------------------------
+
+    /// Typed access to the records of one type: values of `T` encoded with postcard
+    /// (serde), as Windows' group wrapper let an application derive its own group class.
+    pub fn typed<T>(&self, record_type: peergroup_graph::RecordType) -> Typed<'_, T> {
+        Typed { group: self, record_type, _t: std::marker::PhantomData }
     }
 
     // ----- members ------------------------------------------------------------------------
