@@ -75,10 +75,17 @@ pub(crate) enum GroupCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show one group: peer name, role, chain, validity.
+    /// Show one group: peer name, role, chain, validity. `show address <group>`: resolve
+    /// the group's participants in PNRP (through `--seed`) and list the addresses they
+    /// listen on, as netsh did.
     Show {
-        /// The group: its peer name, or a unique part of it or of its friendly name.
-        group: String,
+        /// The group (its peer name, or a unique part of it or of its friendly name), or
+        /// `address` followed by the group.
+        #[arg(num_args = 1..=2, required = true, value_name = "GROUP")]
+        args: Vec<String>,
+        /// A PNRP node to resolve through (`show address`; repeatable).
+        #[arg(long = "seed", value_name = "ADDR")]
+        seeds: Vec<SocketAddr>,
         /// The identity (default: `default`).
         #[arg(long, value_name = "NAME")]
         identity: Option<String>,
@@ -122,9 +129,17 @@ pub(crate) enum GroupCommand {
         /// The UDP address of this member's QUIC endpoint.
         #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:0")]
         listen: SocketAddr,
-        /// A member to connect through (repeatable; tried in turn). None: listen alone.
+        /// A member to connect through (repeatable; tried in turn).
         #[arg(long = "peer", value_name = "ADDR")]
         peers: Vec<SocketAddr>,
+        /// A PNRP node to bootstrap through (repeatable). With seeds, the member registers
+        /// as a participant of the group in PNRP and, without `--peer`, connects to the
+        /// participants it finds there (or listens alone).
+        #[arg(long = "seed", value_name = "ADDR")]
+        seeds: Vec<SocketAddr>,
+        /// Run a PNRP node even without seeds (the first node of a cloud).
+        #[arg(long)]
+        pnrp: bool,
         /// The identity (default: `default`).
         #[arg(long, value_name = "NAME")]
         identity: Option<String>,
@@ -241,9 +256,18 @@ pub(crate) async fn run(data_dir: &Path, command: GroupCommand) -> Result<(), Cl
                 .collect();
             output::table(&["GROUP", "FRIENDLY NAME", "ROLE", "CHAIN", "VALID UNTIL"], &rows)
         }
-        GroupCommand::Show { group, identity, json } => {
+        GroupCommand::Show { args, seeds, identity, json } => {
             let identity = crate::pnrp::identity_for_register(data_dir, identity.as_deref())?;
-            let g = find_group(data_dir, &identity, &group)?;
+            if let [what, group] = args.as_slice() {
+                if what != "address" {
+                    return Err(CliError::Usage(format!(
+                        "show {what:?} {group:?}: expected `show <group>` or `show address <group>`"
+                    )));
+                }
+                let g = find_group(data_dir, &identity, group)?;
+                return show_address(&identity, &g, &seeds, json).await;
+            }
+            let g = find_group(data_dir, &identity, &args[0])?;
             if json {
                 return output::line(to_json(&GroupJson::from(&g))?);
             }
@@ -315,10 +339,10 @@ pub(crate) async fn run(data_dir: &Path, command: GroupCommand) -> Result<(), Cl
             endpoint.close().await;
             Ok(())
         }
-        GroupCommand::Run { group, listen, peers, identity } => {
+        GroupCommand::Run { group, listen, peers, seeds, pnrp, identity } => {
             let identity = crate::pnrp::identity_for_register(data_dir, identity.as_deref())?;
             let g = find_group(data_dir, &identity, &group)?;
-            serve(data_dir, identity, g.name, listen, peers).await
+            serve(data_dir, identity, g.name, listen, peers, seeds, pnrp).await
         }
         GroupCommand::Members { group, identity, json } => {
             let identity = crate::pnrp::identity_for_register(data_dir, identity.as_deref())?;
@@ -478,6 +502,72 @@ async fn push(group: &mut Group, peers: &[SocketAddr]) {
     }
 }
 
+/// A PNRP node on `endpoint` that accepts participant registrations, seeded by `seeds`.
+async fn start_pnrp(
+    endpoint: &Endpoint,
+    identity: &Identity,
+    seeds: &[SocketAddr],
+) -> Result<peergroup_pnrp::net::Pnrp, CliError> {
+    let mut config = peergroup_pnrp::net::PnrpConfig::default()
+        .with_seeds(seeds.iter().map(|a| peergroup_pnrp::net::Seed::Addr(*a)));
+    config.cache = peergroup_pnrp::net::CacheLocation::Off;
+    if endpoint.local_addr()?.ip().is_loopback() {
+        config.core.subnet_limits = None;
+    }
+    config.core.validator =
+        Some(std::sync::Arc::new(peergroup_group::net::ParticipantDelegation::new()));
+    let pnrp = peergroup_pnrp::net::Pnrp::start(endpoint, identity, config)
+        .await
+        .map_err(|e| CliError::runtime(format!("pnrp: {e}")))?;
+    let _ = pnrp.wait_active(peergroup_pnrp::proto::Cloud::Global, PUSH_WAIT).await;
+    Ok(pnrp)
+}
+
+/// `p2p group show address`.
+async fn show_address(
+    identity: &Identity,
+    g: &GroupSummary,
+    seeds: &[SocketAddr],
+    json: bool,
+) -> Result<(), CliError> {
+    if seeds.is_empty() {
+        return Err(CliError::Usage("show address needs a PNRP node: --seed ADDR".into()));
+    }
+    let endpoint =
+        Endpoint::bind(identity.clone(), EndpointConfig::with_bind(([0, 0, 0, 0], 0).into()))
+            .await?;
+    let pnrp = start_pnrp(&endpoint, identity, seeds).await?;
+    let name = peergroup_group::net::participant_name(&g.name);
+    let options =
+        peergroup_pnrp::net::ResolveOptions::default().with_max_results(16).with_timeout(PUSH_WAIT);
+    let found = pnrp.resolve(&name, options).await;
+    let _ = pnrp.shutdown().await;
+    endpoint.close().await;
+    let instances = found.map_err(|e| CliError::runtime(format!("{name}: {e}")))?;
+    if json {
+        let v: Vec<serde_json::Value> = instances
+            .iter()
+            .map(|i| {
+                serde_json::json!({
+                    "member_key": hex::encode(i.signer),
+                    "addresses": i.endpoints.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        return output::line(to_json(&v)?);
+    }
+    output::line(format!("{name}: {} participant(s)", instances.len()))?;
+    for i in &instances {
+        let addrs: Vec<String> = i.endpoints.iter().map(ToString::to_string).collect();
+        output::line(format!(
+            "  node {}  {}",
+            peergroup_base::NodeId::from_ed25519(&i.signer),
+            addrs.join(", ")
+        ))?;
+    }
+    Ok(())
+}
+
 /// `p2p group run`.
 async fn serve(
     data_dir: &Path,
@@ -485,6 +575,8 @@ async fn serve(
     name: PeerName,
     listen: SocketAddr,
     peers: Vec<SocketAddr>,
+    seeds: Vec<SocketAddr>,
+    with_pnrp: bool,
 ) -> Result<(), CliError> {
     let endpoint = Endpoint::bind(identity.clone(), EndpointConfig::with_bind(listen)).await?;
     let mut group = Group::open(&endpoint, &name, options(data_dir)).map_err(group_error)?;
@@ -492,10 +584,36 @@ async fn serve(
     group.listen().await.map_err(group_error)?;
     let local = endpoint.local_addr()?;
     output::line(format!("listening {local} node {} group {name}", identity.node_id()))?;
-    if !peers.is_empty() {
-        match group.connect_any(&peers).await {
-            Ok(p) => output::line(format!("connecting {} node {}", p.addr, p.node))?,
+    let pnrp = if seeds.is_empty() && !with_pnrp {
+        None
+    } else {
+        Some(start_pnrp(&endpoint, &identity, &seeds).await?)
+    };
+    if let (Some(pnrp), true) = (&pnrp, peers.is_empty()) {
+        match group.connect_with_pnrp(pnrp, PUSH_WAIT).await {
+            Ok(peergroup_group::net::ConnectOutcome::Connected(p)) => {
+                output::line(format!("connecting {} node {} (found in pnrp)", p.addr, p.node))?;
+            }
+            Ok(peergroup_group::net::ConnectOutcome::Alone { tried, last_error }) => {
+                output::line(format!(
+                    "no other participant answered ({tried} tried{}); listening alone",
+                    last_error.map(|e| format!(", last: {e}")).unwrap_or_default()
+                ))?;
+            }
+            Ok(_) => output::line("listening alone")?,
             Err(e) => output::warn(format!("{e}; listening alone")),
+        }
+    } else {
+        if let Some(pnrp) = &pnrp
+            && let Err(e) = group.register_participant(pnrp).await
+        {
+            output::warn(format!("not registered as a participant: {e}"));
+        }
+        if !peers.is_empty() {
+            match group.connect_any(&peers).await {
+                Ok(p) => output::line(format!("connecting {} node {}", p.addr, p.node))?,
+                Err(e) => output::warn(format!("{e}; listening alone")),
+            }
         }
     }
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
@@ -518,6 +636,9 @@ async fn serve(
         }
     };
     group.close().await.map_err(group_error)?;
+    if let Some(p) = pnrp {
+        let _ = p.shutdown().await;
+    }
     endpoint.close().await;
     output::line("closed")?;
     result

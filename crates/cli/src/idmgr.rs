@@ -98,6 +98,16 @@ pub(crate) enum ShowCommand {
         /// The identity.
         name: String,
     },
+    /// The groups of an identity, in netsh's shape: the identity's P2P ID and peer name,
+    /// then per group its P2P ID, chain length, peer name, friendly name and validity.
+    /// `ALL`: every identity's groups.
+    Groups {
+        /// An identity, or `ALL` (default: every identity).
+        name: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs one `idmgr` command against the store in `data_dir`.
@@ -111,6 +121,16 @@ pub(crate) fn run(data_dir: &Path, command: IdmgrCommand) -> Result<(), CliError
         IdmgrCommand::Show { what: ShowCommand::Identities } => show_identities(&store),
         IdmgrCommand::Show { what: ShowCommand::Identity { name } } => {
             show_identity(&store, &store.find(&name)?)
+        }
+        IdmgrCommand::Show { what: ShowCommand::Groups { name, json } } => {
+            let identities = match name.as_deref() {
+                None => store.list()?.into_iter().filter_map(Result::ok).collect(),
+                Some(n) if n.eq_ignore_ascii_case("all") => {
+                    store.list()?.into_iter().filter_map(Result::ok).collect()
+                }
+                Some(n) => vec![store.find(n)?],
+            };
+            show_groups(data_dir, &identities, json)
         }
         IdmgrCommand::ExportInfo { name, out } => {
             let text = IdentityInfo::export(&store.find(&name)?);
@@ -234,4 +254,56 @@ fn write_private(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), CliEr
     }
     let mut f = options.open(path).map_err(|e| CliError::file(path, "create", &e))?;
     f.write_all(bytes).and_then(|()| f.sync_all()).map_err(|e| CliError::file(path, "write", &e))
+}
+
+/// `p2p idmgr show groups`: netsh's layout, one block per identity.
+fn show_groups(data_dir: &Path, identities: &[Identity], json: bool) -> Result<(), CliError> {
+    let options = peergroup_group::net::GroupOptions::default().data_dir(data_dir);
+    let mut all = Vec::new();
+    for identity in identities {
+        let (groups, damaged) = peergroup_group::net::list_groups(identity.peer_name(), &options)
+            .map_err(|e| CliError::runtime(e.to_string()))?;
+        for d in damaged {
+            output::warn(d);
+        }
+        if json {
+            all.push(serde_json::json!({
+                "identity": identity.peer_name().to_string(),
+                "p2p_id": peergroup_base::P2pId::of(identity.peer_name()).to_string(),
+                "groups": groups.iter().map(|g| serde_json::json!({
+                    "p2p_id": peergroup_base::P2pId::of(&g.name).to_string(),
+                    "peer_name": g.name.to_string(),
+                    "friendly_name": g.friendly_name,
+                    "gmc_chain_len": g.chain_len,
+                    "role": g.role.to_string(),
+                    "valid_until": g.not_after.to_string(),
+                })).collect::<Vec<_>>(),
+            }));
+            continue;
+        }
+        output::line(format!(
+            "Identity P2P ID: {}",
+            peergroup_base::P2pId::of(identity.peer_name())
+        ))?;
+        output::line(format!("Identity peer name: {}", identity.peer_name()))?;
+        if groups.is_empty() {
+            output::line("  (no groups)")?;
+        }
+        for g in &groups {
+            output::line(format!(
+                "  Group P2P ID: {}    GMC chain len={}",
+                peergroup_base::P2pId::of(&g.name),
+                g.chain_len
+            ))?;
+            output::line(format!("    Peer name:     {}", g.name))?;
+            output::line(format!("    Friendly name: {}", g.friendly_name))?;
+            output::line(format!("    Role:          {}", g.role))?;
+            output::line(format!("    Valid until:   {}", g.not_after))?;
+        }
+        output::line("")?;
+    }
+    if json {
+        return output::line(serde_json::Value::Array(all).to_string());
+    }
+    Ok(())
 }

@@ -231,7 +231,7 @@ async fn participants_register_and_find_each_other_in_pnrp() {
     // alice creates the group: nobody else is a participant yet, so she listens alone
     let mut alice = Group::create(&ea, &CreateOptions::new("pnrp-club"), opts()).unwrap();
     let outcome = alice.connect_with_pnrp(&pa, Duration::from_secs(5)).await.unwrap();
-    assert_eq!(outcome, ConnectOutcome::Alone { tried: 0 });
+    assert_eq!(outcome, ConnectOutcome::Alone { tried: 0, last_error: None });
     alice.add_record(chat("found through pnrp")).await.unwrap();
 
     // bob joins with an invitation and finds alice through the participant name

@@ -494,6 +494,8 @@ pub enum ConnectOutcome {
     Alone {
         /// Participant addresses tried.
         tried: usize,
+        /// Why the last one failed.
+        last_error: Option<String>,
     },
 }
 
@@ -801,23 +803,27 @@ impl Group {
         }
     }
 
-    /// Connects the way Windows' `PeerGroupConnect` does: starts the node, registers this
-    /// member as a participant, resolves the other participants and tries their addresses
-    /// one by one; when none is found or none answers, listens alone.
+    /// Connects the way Windows' `PeerGroupConnect` does: starts the node, resolves the
+    /// other participants, registers this member as one, and tries their addresses one by
+    /// one; when none is found or none answers, listens alone.
     pub async fn connect_with_pnrp(
         &mut self,
         pnrp: &peergroup_pnrp::net::Pnrp,
         timeout: Duration,
     ) -> Result<ConnectOutcome, GroupNetError> {
         self.listen().await?;
-        self.register_participant(pnrp).await?;
+        // Resolve before registering: once this node holds its own registration, a resolve
+        // can be answered by that local hit alone.
         let addrs = self.find_participants(pnrp, timeout).await?;
+        self.register_participant(pnrp).await?;
+        let mut last_error = None;
         for addr in &addrs {
-            if let Ok(p) = self.connect(*addr).await {
-                return Ok(ConnectOutcome::Connected(p));
+            match self.connect(*addr).await {
+                Ok(p) => return Ok(ConnectOutcome::Connected(p)),
+                Err(e) => last_error = Some(format!("{addr}: {e}")),
             }
         }
-        Ok(ConnectOutcome::Alone { tried: addrs.len() })
+        Ok(ConnectOutcome::Alone { tried: addrs.len(), last_error })
     }
 
     /// Subscribes to the group's events; every call gives a new, independent stream.
