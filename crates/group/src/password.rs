@@ -60,7 +60,7 @@ pub use messages::{
     MAX_PASSWORD_INVITATION_BYTES, MAX_PASSWORD_MESSAGE_BYTES, PasswordInvitation,
     PasswordMessage,
 };
-pub use opaque_ke::rand::{CryptoRng, RngCore};
+pub use opaque_ke::rand::{CryptoRng, Error as RngError, RngCore};
 pub use setup::{MAX_SETUP_FILE_BYTES, PasswordOptions, PasswordSetup};
 pub use throttle::{FORGET_AFTER, MAX_THROTTLE_ENTRIES, PasswordVerifier, backoff_delay};
 
