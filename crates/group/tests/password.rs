@@ -287,16 +287,20 @@ fn backoff_applies_per_identity_and_per_address() {
     else {
         panic!("not held off")
     };
-    assert_eq!(error.retry_after(), Some(Duration::from_secs(4)));
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(1)), "address 4 was charged at 3 s");
     assert_eq!(
         PasswordMessage::decode(&reply).unwrap(),
         PasswordMessage::JoinRefused {
             refusal: JoinRefusal::Backoff,
-            retry_after: Duration::from_secs(4)
+            retry_after: Duration::from_secs(1)
         }
     );
     let JoinerOutcome::Failed { error, .. } = j.handle(&reply, at(3), &mut rng) else { panic!() };
-    assert_eq!(error.retry_after(), Some(Duration::from_secs(4)));
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(1)));
+    // Dave's third charge (at 3 s) holds him off for 4 s; 500 ms later, 3.5 s rounds up to 4.
+    let late = at(3).saturating_add(Duration::from_millis(500));
+    let e = abandoned(&f, &mut verifier, &dave, addr(5), late, &mut rng).unwrap_err();
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(4)));
 }
 
 #[test]

@@ -25,9 +25,9 @@ use crate::wire::{Reader, Writer};
 const FILE_HEADER: &str = "peergroup password setup v1";
 /// Largest setup file read, bytes.
 pub const MAX_SETUP_FILE_BYTES: usize = 4096;
-/// Serialised OPAQUE server setup: OPRF seed 64 ‖ private key 32 ‖ public key 32 ‖
-/// dummy public key 32.
-const SERVER_SETUP_BYTES: usize = 160;
+/// Serialised OPAQUE server setup: OPRF seed 64 ‖ private key 32 ‖ dummy public key 32
+/// (the public key is derived from the private key).
+const SERVER_SETUP_BYTES: usize = 128;
 /// Serialised registration record: client public key 32 ‖ masking key 64 ‖ envelope 96.
 const RECORD_BYTES: usize = 192;
 
@@ -180,7 +180,7 @@ impl PasswordSetup {
 
     /// The binary form (§13.5): `version: u8 = 1` ‖ group (str16) ‖ password id [16] ‖
     /// role u8 ‖ validity u64 s ‖ ksf u8 ‖ created (time) ‖ failures u32 ‖ server setup
-    /// [160] ‖ record [192].
+    /// [128] ‖ record [192].
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let mut w = Writer::with_capacity(512);
         w.u8(1);
