@@ -33,9 +33,14 @@ fn main() {
     let admin = group.creator.clone();
     let invitation = PasswordInvitation::new(group.name.clone(), "", "global").unwrap();
     let t = Instant::now();
-    let setup =
-        PasswordSetup::create(&admin, "hunter2 hunter2", &PasswordOptions::default(), now, &mut rng)
-            .unwrap();
+    let setup = PasswordSetup::create(
+        &admin,
+        "hunter2 hunter2",
+        &PasswordOptions::default(),
+        now,
+        &mut rng,
+    )
+    .unwrap();
     println!("set a password (OPAQUE registration, both roles): {:?}", t.elapsed());
     let mut verifier = PasswordVerifier::new(setup);
     let exporter = [7u8; 32];
@@ -47,7 +52,8 @@ fn main() {
             JoinerExchange::start(&invitation, &joiner, "hunter2 hunter2", &exporter, &mut rng)
                 .unwrap();
         let mut v = VerifierExchange::new(joiner.node_id(), IpAddr::from([192, 0, 2, i]), exporter);
-        let VerifierOutcome::Reply(challenge) = v.handle(&mut verifier, &admin, &start, now, &mut rng)
+        let VerifierOutcome::Reply(challenge) =
+            v.handle(&mut verifier, &admin, &start, now, &mut rng)
         else {
             panic!("no challenge")
         };
@@ -59,7 +65,9 @@ fn main() {
         else {
             panic!("not admitted")
         };
-        let JoinerOutcome::Joined(_) = j.handle(&reply, now, &mut rng) else { panic!("not joined") };
+        let JoinerOutcome::Joined(_) = j.handle(&reply, now, &mut rng) else {
+            panic!("not joined")
+        };
         times.push(t.elapsed());
     }
     times.sort();

@@ -57,8 +57,7 @@ use crate::wire::Writer;
 pub use exchange::{JoinerExchange, JoinerOutcome, VerifierExchange, VerifierOutcome};
 pub use messages::{
     FRIENDLY_NAME_HEADER, GROUP_HEADER, JoinRefusal, KE1_BYTES, KE2_BYTES, KE3_BYTES,
-    MAX_PASSWORD_INVITATION_BYTES, MAX_PASSWORD_MESSAGE_BYTES, PasswordInvitation,
-    PasswordMessage,
+    MAX_PASSWORD_INVITATION_BYTES, MAX_PASSWORD_MESSAGE_BYTES, PasswordInvitation, PasswordMessage,
 };
 pub use opaque_ke::rand::{CryptoRng, Error as RngError, RngCore};
 pub use setup::{MAX_SETUP_FILE_BYTES, PasswordOptions, PasswordSetup};

@@ -12,9 +12,8 @@ use common::*;
 use peergroup_base::{NodeId, UnixTime};
 use peergroup_group::password::{
     CryptoRng, JoinRefusal, JoinerExchange, JoinerOutcome, MAX_FAILURES,
-    MAX_PASSWORD_INVITATION_BYTES, MAX_PASSWORD_MESSAGE_BYTES, PasswordInvitation,
-    PasswordMessage, PasswordOptions, PasswordSetup, PasswordVerifier, RngCore, VerifierExchange,
-    VerifierOutcome,
+    MAX_PASSWORD_INVITATION_BYTES, MAX_PASSWORD_MESSAGE_BYTES, PasswordInvitation, PasswordMessage,
+    PasswordOptions, PasswordSetup, PasswordVerifier, RngCore, VerifierExchange, VerifierOutcome,
 };
 use peergroup_group::{CertCache, DecodeError, GroupError, LocalMember, PasswordError, Role};
 use peergroup_identity::Identity;
@@ -53,7 +52,10 @@ impl RngCore for TestRng {
             chunk.copy_from_slice(&block.as_ref()[..chunk.len()]);
         }
     }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), peergroup_group::password::RngError> {
+    fn try_fill_bytes(
+        &mut self,
+        dest: &mut [u8],
+    ) -> Result<(), peergroup_group::password::RngError> {
         self.fill_bytes(dest);
         Ok(())
     }
@@ -145,7 +147,8 @@ fn abandoned(
     now: UnixTime,
     rng: &mut TestRng,
 ) -> Result<(), PasswordError> {
-    let (_, start) = JoinerExchange::start(&invitation(f), joiner, "guess", &EXPORTER, rng).unwrap();
+    let (_, start) =
+        JoinerExchange::start(&invitation(f), joiner, "guess", &EXPORTER, rng).unwrap();
     let mut v = VerifierExchange::new(joiner.node_id(), from, EXPORTER);
     match v.handle(verifier, &f.admin, &start, now, rng) {
         VerifierOutcome::Reply(_) => {
@@ -168,7 +171,17 @@ fn the_right_password_yields_a_chain_for_the_joiner() {
     let setup_time = t.elapsed();
     let t = std::time::Instant::now();
     let now = at(10);
-    let r = run(&f, &mut verifier, &f.admin, &dave, PASSWORD, addr(1), now, (EXPORTER, EXPORTER), &mut rng);
+    let r = run(
+        &f,
+        &mut verifier,
+        &f.admin,
+        &dave,
+        PASSWORD,
+        addr(1),
+        now,
+        (EXPORTER, EXPORTER),
+        &mut rng,
+    );
     println!("password setup {setup_time:?}, one join exchange (both sides) {:?}", t.elapsed());
     let chain = r.joiner.unwrap();
     assert_eq!(chain.chain(), &r.verifier.unwrap());
@@ -205,7 +218,17 @@ fn an_inviting_member_grants_its_roles_within_its_own_validity() {
     // An inviting member's setup issues members, cut to its own not-after (200 days < 365).
     let mut verifier = PasswordVerifier::new(setup(&f.inviter, PASSWORD, &mut rng));
     let erin = ident("erin", 41);
-    let r = run(&f, &mut verifier, &f.inviter, &erin, PASSWORD, addr(1), at(5), (EXPORTER, EXPORTER), &mut rng);
+    let r = run(
+        &f,
+        &mut verifier,
+        &f.inviter,
+        &erin,
+        PASSWORD,
+        addr(1),
+        at(5),
+        (EXPORTER, EXPORTER),
+        &mut rng,
+    );
     let chain = r.joiner.unwrap();
     assert_eq!(chain.role(), Role::Member);
     assert_eq!(chain.leaf().not_after(), f.inviter.chain.leaf().not_after());
@@ -217,7 +240,17 @@ fn a_wrong_password_is_refused_and_counted() {
     let mut rng = TestRng::new(3);
     let mut verifier = PasswordVerifier::new(setup(&f.admin, PASSWORD, &mut rng));
     let dave = ident("dave", 40);
-    let r = run(&f, &mut verifier, &f.admin, &dave, "Correct horse battery staple", addr(1), at(1), (EXPORTER, EXPORTER), &mut rng);
+    let r = run(
+        &f,
+        &mut verifier,
+        &f.admin,
+        &dave,
+        "Correct horse battery staple",
+        addr(1),
+        at(1),
+        (EXPORTER, EXPORTER),
+        &mut rng,
+    );
     assert_eq!(r.joiner.unwrap_err(), PasswordError::BadPassword);
     assert_eq!(r.verifier.unwrap_err(), PasswordError::BadPassword);
     assert_eq!(verifier.setup().failures(), 1);
@@ -236,7 +269,17 @@ fn the_tenth_failure_locks_until_a_new_password_is_set() {
     }
     // Even the right password, from a fresh identity and address, a day later.
     let dave = ident("dave", 40);
-    let r = run(&f, &mut verifier, &f.admin, &dave, PASSWORD, addr(99), at(86_400), (EXPORTER, EXPORTER), &mut rng);
+    let r = run(
+        &f,
+        &mut verifier,
+        &f.admin,
+        &dave,
+        PASSWORD,
+        addr(99),
+        at(86_400),
+        (EXPORTER, EXPORTER),
+        &mut rng,
+    );
     assert_eq!(r.verifier.unwrap_err(), PasswordError::Locked { failures: MAX_FAILURES });
     assert!(r.joiner.unwrap_err().is_locked());
     // The lock survives a restart (the counter is in the setup file).
@@ -247,9 +290,29 @@ fn the_tenth_failure_locks_until_a_new_password_is_set() {
     assert!(verifier.is_locked());
     // A new password unlocks.
     verifier.set_setup(setup(&f.admin, "a new password", &mut rng));
-    let r = run(&f, &mut verifier, &f.admin, &dave, PASSWORD, addr(99), at(86_401), (EXPORTER, EXPORTER), &mut rng);
+    let r = run(
+        &f,
+        &mut verifier,
+        &f.admin,
+        &dave,
+        PASSWORD,
+        addr(99),
+        at(86_401),
+        (EXPORTER, EXPORTER),
+        &mut rng,
+    );
     assert_eq!(r.joiner.unwrap_err(), PasswordError::BadPassword, "the old password is gone");
-    let r = run(&f, &mut verifier, &f.admin, &dave, "a new password", addr(99), at(90_000), (EXPORTER, EXPORTER), &mut rng);
+    let r = run(
+        &f,
+        &mut verifier,
+        &f.admin,
+        &dave,
+        "a new password",
+        addr(99),
+        at(90_000),
+        (EXPORTER, EXPORTER),
+        &mut rng,
+    );
     r.joiner.unwrap();
 }
 
@@ -312,7 +375,17 @@ fn a_transcript_relayed_to_another_connection_or_identity_fails() {
     // The joiner's connection and the verifier's are not the same TLS session.
     let mut other = EXPORTER;
     other[31] ^= 1;
-    let r = run(&f, &mut verifier, &f.admin, &dave, PASSWORD, addr(1), at(0), (EXPORTER, other), &mut rng);
+    let r = run(
+        &f,
+        &mut verifier,
+        &f.admin,
+        &dave,
+        PASSWORD,
+        addr(1),
+        at(0),
+        (EXPORTER, other),
+        &mut rng,
+    );
     assert_eq!(r.joiner.unwrap_err(), PasswordError::BadPassword);
     assert_eq!(r.verifier.unwrap_err(), PasswordError::BadPassword);
     // A JoinStart for dave arriving on mallory's connection.
@@ -372,7 +445,8 @@ fn wrong_group_and_out_of_order_messages_are_refused() {
         PasswordMessage::JoinRefused { refusal: JoinRefusal::WrongGroup, .. }
     ));
     let mut v = VerifierExchange::new(dave.node_id(), addr(1), EXPORTER);
-    let out = v.handle(&mut verifier, &f.admin, &PasswordMessage::JoinAbort.encode(), at(0), &mut rng);
+    let out =
+        v.handle(&mut verifier, &f.admin, &PasswordMessage::JoinAbort.encode(), at(0), &mut rng);
     assert!(matches!(out, VerifierOutcome::Failed { error: PasswordError::Protocol(_), .. }));
     let out = v.handle(&mut verifier, &f.admin, b"\x01\x09", at(0), &mut rng);
     assert!(matches!(out, VerifierOutcome::Failed { error: PasswordError::Decode(_), .. }));
@@ -424,7 +498,10 @@ fn decoders_refuse_oversize_and_garbage() {
     let f = Fixture::new();
     let big = vec![1u8; MAX_PASSWORD_MESSAGE_BYTES + 1];
     assert!(matches!(PasswordMessage::decode(&big), Err(DecodeError::TooLarge { .. })));
-    assert!(matches!(PasswordMessage::decode(&[]), Err(DecodeError::Truncated { field: "version" })));
+    assert!(matches!(
+        PasswordMessage::decode(&[]),
+        Err(DecodeError::Truncated { field: "version" })
+    ));
     assert!(matches!(
         PasswordMessage::decode(&[2, 1]),
         Err(DecodeError::UnsupportedVersion { got: 2, .. })

@@ -1006,8 +1006,7 @@ fn check_message(v: &Vector) {
 
 fn check_password_invitation(v: &Vector) {
     let group = PeerName::parse(field(v, "group_peer_name")).unwrap();
-    let inv =
-        PasswordInvitation::new(group, field(v, "friendly_name"), field(v, "cloud")).unwrap();
+    let inv = PasswordInvitation::new(group, field(v, "friendly_name"), field(v, "cloud")).unwrap();
     let binary = unhex(field(v, "binary"));
     assert_eq!(hx(&inv.to_binary()), hx(&binary));
     assert_eq!(PasswordInvitation::from_binary(&binary).unwrap(), inv);
@@ -1021,12 +1020,8 @@ fn check_password_context(v: &Vector) {
     let joiner = identity(seed_of(field(v, "joiner")), field(v, "joiner_classifier"));
     assert_eq!(hx(&joiner.public_key()), field(v, "joiner_key"));
     let exporter: [u8; 32] = arr(field(v, "exporter"));
-    let ctx = password::context(
-        &group,
-        &joiner.public_key(),
-        joiner.peer_name().classifier(),
-        &exporter,
-    );
+    let ctx =
+        password::context(&group, &joiner.public_key(), joiner.peer_name().classifier(), &exporter);
     assert_eq!(hx(&ctx), field(v, "context"));
     let id = |domain: &[u8]| {
         let mut b = domain.to_vec();

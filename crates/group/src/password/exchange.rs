@@ -118,19 +118,20 @@ impl JoinerExchange {
             (_, PasswordMessage::JoinRefused { refusal, retry_after }) => {
                 fail(refusal_error(refusal, retry_after, &self.group))
             }
-            (JoinerState::AwaitChallenge(login), PasswordMessage::JoinChallenge { ksf: code, ke2 }) => {
-                match self.finish_login(*login, code, &ke2, rng) {
-                    Ok(reply) => {
-                        self.state = JoinerState::AwaitResult;
-                        JoinerOutcome::Reply(reply)
-                    }
-                    Err(PasswordError::BadPassword) => JoinerOutcome::Failed {
-                        reply: Some(PasswordMessage::JoinAbort.encode()),
-                        error: PasswordError::BadPassword,
-                    },
-                    Err(error) => fail(error),
+            (
+                JoinerState::AwaitChallenge(login),
+                PasswordMessage::JoinChallenge { ksf: code, ke2 },
+            ) => match self.finish_login(*login, code, &ke2, rng) {
+                Ok(reply) => {
+                    self.state = JoinerState::AwaitResult;
+                    JoinerOutcome::Reply(reply)
                 }
-            }
+                Err(PasswordError::BadPassword) => JoinerOutcome::Failed {
+                    reply: Some(PasswordMessage::JoinAbort.encode()),
+                    error: PasswordError::BadPassword,
+                },
+                Err(error) => fail(error),
+            },
             (JoinerState::AwaitResult, PasswordMessage::JoinAccepted { chain }) => {
                 match self.accept(&chain, now) {
                     Ok(v) => JoinerOutcome::Joined(v),
@@ -167,7 +168,8 @@ impl JoinerExchange {
     }
 
     fn accept(&self, chain: &Chain, now: UnixTime) -> Result<VerifiedChain, PasswordError> {
-        let v = chain.verify(&mut CertCache::default(), Some(now)).map_err(crate::GroupError::from)?;
+        let v =
+            chain.verify(&mut CertCache::default(), Some(now)).map_err(crate::GroupError::from)?;
         let group = v.group_name();
         if group != self.group {
             return Err(PasswordError::WrongGroup { expected: self.group.clone(), got: group });

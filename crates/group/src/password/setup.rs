@@ -92,10 +92,10 @@ impl PasswordSetup {
             return Err(GroupError::RoleNotIssuable { issuer: held, role: options.role }.into());
         }
         if options.validity.is_zero() {
-            return Err(
-                GroupError::InvalidArgument("the validity of issued certificates is zero".into())
-                    .into(),
-            );
+            return Err(GroupError::InvalidArgument(
+                "the validity of issued certificates is zero".into(),
+            )
+            .into());
         }
         let password = password_bytes(password)?;
         let group = issuer.chain.group_name();
@@ -103,9 +103,12 @@ impl PasswordSetup {
         let server_setup = ServerSetup::<Suite>::new(rng);
         let start = ClientRegistration::<Suite>::start(rng, &password).map_err(crypto)?;
         let credential_id = group.to_string();
-        let response =
-            ServerRegistration::<Suite>::start(&server_setup, start.message, credential_id.as_bytes())
-                .map_err(crypto)?;
+        let response = ServerRegistration::<Suite>::start(
+            &server_setup,
+            start.message,
+            credential_id.as_bytes(),
+        )
+        .map_err(crypto)?;
         let response = RegistrationResponse::<Suite>::deserialize(&response.message.serialize())
             .map_err(crypto)?;
         let server_id = identifier(SERVER_ID_DOMAIN, &group);
