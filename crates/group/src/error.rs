@@ -377,6 +377,10 @@ pub enum PasswordError {
         /// The group named.
         got: PeerName,
     },
+    /// The peer does not verify passwords for this group: it is in another group, or holds
+    /// no password setup for it (refusal 1, as the joiner sees it).
+    #[error("the peer verifies no password for this group")]
+    NotAVerifier,
     /// The joiner's key is not the connection's authenticated identity (refusal 5).
     #[error("the joiner's key is not the connection's identity")]
     NotThePeer,

@@ -431,7 +431,7 @@ fn wrong_group_and_out_of_order_messages_are_refused() {
         "global",
     )
     .unwrap();
-    let (_, start) =
+    let (mut j, start) =
         JoinerExchange::start(&elsewhere, &dave, PASSWORD, &EXPORTER, &mut rng).unwrap();
     let mut v = VerifierExchange::new(dave.node_id(), addr(1), EXPORTER);
     let VerifierOutcome::Failed { reply: Some(r), error } =
@@ -444,6 +444,8 @@ fn wrong_group_and_out_of_order_messages_are_refused() {
         PasswordMessage::decode(&r).unwrap(),
         PasswordMessage::JoinRefused { refusal: JoinRefusal::WrongGroup, .. }
     ));
+    let JoinerOutcome::Failed { error, .. } = j.handle(&r, at(0), &mut rng) else { panic!() };
+    assert_eq!(error, PasswordError::NotAVerifier);
     let mut v = VerifierExchange::new(dave.node_id(), addr(1), EXPORTER);
     let out =
         v.handle(&mut verifier, &f.admin, &PasswordMessage::JoinAbort.encode(), at(0), &mut rng);

@@ -116,7 +116,7 @@ impl JoinerExchange {
         };
         match (state, msg) {
             (_, PasswordMessage::JoinRefused { refusal, retry_after }) => {
-                fail(refusal_error(refusal, retry_after, &self.group))
+                fail(refusal_error(refusal, retry_after))
             }
             (
                 JoinerState::AwaitChallenge(login),
@@ -183,15 +183,9 @@ impl JoinerExchange {
 }
 
 /// The joiner's error for a refusal.
-fn refusal_error(
-    refusal: JoinRefusal,
-    retry_after: std::time::Duration,
-    group: &PeerName,
-) -> PasswordError {
+fn refusal_error(refusal: JoinRefusal, retry_after: std::time::Duration) -> PasswordError {
     match refusal {
-        JoinRefusal::WrongGroup => {
-            PasswordError::WrongGroup { expected: group.clone(), got: group.clone() }
-        }
+        JoinRefusal::WrongGroup => PasswordError::NotAVerifier,
         JoinRefusal::BadPassword => PasswordError::BadPassword,
         JoinRefusal::Backoff => PasswordError::Backoff { retry_after },
         JoinRefusal::Locked => PasswordError::Locked { failures: super::MAX_FAILURES },

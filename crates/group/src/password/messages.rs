@@ -83,7 +83,9 @@ impl JoinRefusal {
     /// The refusal a verifier sends for an error.
     pub fn of(e: &PasswordError) -> JoinRefusal {
         match e {
-            PasswordError::WrongGroup { .. } => JoinRefusal::WrongGroup,
+            PasswordError::WrongGroup { .. } | PasswordError::NotAVerifier => {
+                JoinRefusal::WrongGroup
+            }
             PasswordError::BadPassword | PasswordError::Abandoned => JoinRefusal::BadPassword,
             PasswordError::Backoff { .. } => JoinRefusal::Backoff,
             PasswordError::Locked { .. } => JoinRefusal::Locked,
