@@ -76,8 +76,9 @@ pub const MAX_FAILURES: u32 = 10;
 /// Longest password, bytes of UTF-8 after NFC normalisation.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// Key-stretching function code 1: Argon2id (v1.3), 19,456 KiB, 2 passes, 1 lane — the
-/// OWASP password-storage recommendation, about 20 ms per guess on a desktop core in
-/// release builds (§13.4). The only code version 1 defines.
+/// OWASP password-storage recommendation; a whole join, stretching included, takes about
+/// 90 ms in release builds on the reference machine (§13.8). The only code version 1
+/// defines.
 pub const KSF_ARGON2ID_19M_T2: u8 = 1;
 /// Argon2id memory of [`KSF_ARGON2ID_19M_T2`], KiB.
 pub const ARGON2_MEMORY_KIB: u32 = 19 * 1024;
