@@ -1125,4 +1125,12 @@ fn group_vectors() {
     let limit = MAX_CHAIN_BYTES.to_string();
     assert_eq!(format!("{},{}", &limit[..3], &limit[3..]), "102,451");
     assert!(SPEC.contains("**102,451 bytes**"), "§3.2 states the chain limit");
+    // The password-join limits of §9 and §13, as the spec writes them.
+    assert_eq!(password::MAX_PASSWORD_MESSAGE_BYTES, 102_457);
+    assert!(SPEC.contains("| password-join message | 102,457 bytes | §13.3 |"));
+    assert_eq!(password::MAX_PASSWORD_INVITATION_BYTES, 1_981);
+    assert!(SPEC.contains("| password invitation body | 1,981 bytes"));
+    assert_eq!(password::MAX_SETUP_FILE_BYTES, 4_096);
+    assert_eq!(password::MAX_FAILURES, 10);
+    assert_eq!(password::MAX_THROTTLE_ENTRIES, 1_024);
 }
