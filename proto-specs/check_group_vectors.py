@@ -31,6 +31,11 @@ ID_DOMAINS = {                                        # §5.2
     "membership": b"peergroup/group/membership-id/v1",
     "revocation": b"peergroup/group/revocation-id/v1",
 }
+PASSWORD_CONTEXT_DOMAIN = b"peergroup group-password v1"            # §13.4
+PASSWORD_SERVER_DOMAIN = b"peergroup group-password v1 verifier"    # §13.4
+PASSWORD_CLIENT_DOMAIN = b"peergroup group-password v1 joiner"      # §13.4
+PASSWORD_MESSAGE_TYPES = {"JoinStart": 1, "JoinChallenge": 2, "JoinFinish": 3, "JoinAbort": 4,
+                          "JoinAccepted": 5, "JoinRefused": 6}    # §13.3
 MAX_CERT_BYTES = 4096
 MAX_CHAIN_CERTS = 25
 MAX_CHAIN_BYTES = 1 + MAX_CHAIN_CERTS * (2 + MAX_CERT_BYTES)
@@ -438,6 +443,66 @@ class GroupChecker:
         frame = u32(1 + len(body)) + u8(1) + body
         expect("frame", frame.hex(), v["frame"].replace(" ", ""))
 
+    # ---- §13
+    def password_invitation(self, v):
+        group = v["group_peer_name"]
+        cv.parse_peer_name(group)
+        if not 1 <= len(v["cloud"].encode()) <= 254:
+            raise Mismatch("cloud length")
+        binary = u8(1) + str16(group) + str16(v["friendly_name"]) + str16(v["cloud"])
+        expect("binary", binary.hex(), v["binary"])
+        label = "PEERGROUP GROUP PASSWORD INVITATION"
+        doc = cv.document_after(self.markdown, "name: " + v["name"], label)
+        headers, armoured = cv.dearmour(doc, label)
+        expect("armoured binary", armoured, binary)
+        expect("Group-Peer-Name header", headers.get("group-peer-name"), group)
+        b64 = base64.b64encode(binary).decode()
+        text = (f"-----BEGIN {label}-----\nGroup-Peer-Name: {group}\n"
+                f"Friendly-Name: {v['friendly_name']}\n\n"
+                + "".join(b64[i:i + 64] + "\n" for i in range(0, len(b64), 64))
+                + f"-----END {label}-----\n")
+        expect("armoured text", doc, text)
+
+    def password_context(self, v):
+        group = v["group_peer_name"].encode()
+        key = self.key(v["joiner"])
+        expect("joiner_key", key.hex(), v["joiner_key"])
+        exporter = cv.hexval(v, "exporter")
+        expect("exporter length", len(exporter), 32)
+        context = (PASSWORD_CONTEXT_DOMAIN + b"\x00" + u16(len(group)) + group + key
+                   + str16(v["joiner_classifier"]) + exporter)
+        expect("context", context.hex(), v["context"])
+        expect("server_identifier", (PASSWORD_SERVER_DOMAIN + b"\x00" + group).hex(),
+               v["server_identifier"])
+        expect("client_identifier", (PASSWORD_CLIENT_DOMAIN + b"\x00" + group).hex(),
+               v["client_identifier"])
+        expect("credential_identifier", group.hex(), v["credential_identifier"])
+
+    def password_message(self, v):
+        what = v["message"]
+        body = u8(1) + u8(PASSWORD_MESSAGE_TYPES[what])
+        if what == "JoinStart":
+            ke1 = cv.hexval(v, "ke1")
+            expect("ke1 length", len(ke1), 96)
+            body += str16(v["group_peer_name"]) + self.key(v["joiner"]) + str16(v["joiner_classifier"]) + ke1
+        elif what == "JoinChallenge":
+            ke2 = cv.hexval(v, "ke2")
+            expect("ke2 length", len(ke2), 320)
+            body += u8(int(v["ksf"])) + ke2
+        elif what == "JoinFinish":
+            ke3 = cv.hexval(v, "ke3")
+            expect("ke3 length", len(ke3), 64)
+            body += ke3
+        elif what == "JoinAccepted":
+            chain = self.chains[v["chain"]]
+            body += bytes32(chain)
+        elif what == "JoinRefused":
+            code = int(v["refusal"])
+            if not 1 <= code <= 7:
+                raise Mismatch("refusal code")
+            body += u8(code) + u32(int(v["retry_after"]))
+        expect("encoding", body.hex(), v["encoding"])
+
 
 def check(markdown, report=print):
     checker = GroupChecker(markdown)
@@ -448,6 +513,9 @@ def check(markdown, report=print):
         "membership": checker.membership, "security-data": checker.security_data,
         "revocation": checker.revocation, "invitation": checker.invitation,
         "hello": checker.hello, "group-message": checker.group_message,
+        "password-invitation": checker.password_invitation,
+        "password-context": checker.password_context,
+        "password-message": checker.password_message,
     }
     vectors = cv.parse_vectors(markdown)
     failures, seen = 0, set()

@@ -339,3 +339,100 @@ impl GroupError {
         matches!(self, GroupError::Revoked { .. } | GroupError::RevokedWrite { .. })
     }
 }
+
+/// A password join failed (`group.md` §13). Each refusal the verifier sends has its own
+/// variant, so a joiner tells them apart, and every variant a verifier returns is a failed
+/// authentication the node reports as `AuthenticationFailed`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PasswordError {
+    /// A message or file could not be decoded.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// A group rule failed (issuing the certificate, verifying the issued chain).
+    #[error(transparent)]
+    Group(#[from] GroupError),
+    /// The password is wrong: the joiner could not open the credentials with it, or the
+    /// verifier found the joiner's key confirmation invalid (refusal 2).
+    #[error("wrong password")]
+    BadPassword,
+    /// Too many failed attempts with this password: nobody joins with it until its holder
+    /// sets a new one (refusal 4).
+    #[error("password join is locked after {failures} failed attempts; a new password must be set")]
+    Locked {
+        /// Failed attempts counted against the password.
+        failures: u32,
+    },
+    /// Attempts from this identity or address are held off (refusal 3).
+    #[error("too many attempts: retry after {retry_after:?}")]
+    Backoff {
+        /// How long to wait before the next attempt.
+        retry_after: std::time::Duration,
+    },
+    /// The join names another group than the verifier's (refusal 1).
+    #[error("the join is for group {got}, not {expected}")]
+    WrongGroup {
+        /// The group expected.
+        expected: PeerName,
+        /// The group named.
+        got: PeerName,
+    },
+    /// The peer does not verify passwords for this group: it is in another group, or holds
+    /// no password setup for it (refusal 1, as the joiner sees it).
+    #[error("the peer verifies no password for this group")]
+    NotAVerifier,
+    /// The joiner's key is not the connection's authenticated identity (refusal 5).
+    #[error("the joiner's key is not the connection's identity")]
+    NotThePeer,
+    /// A message arrived that the exchange does not expect in its state, or a message was
+    /// malformed (refusal 6).
+    #[error("unexpected or malformed password-join message: {0}")]
+    Protocol(&'static str),
+    /// The verifier cannot admit anyone now: its own certificate expired, its role no
+    /// longer issues the password's role, or the password was replaced (refusal 7).
+    #[error("the verifier cannot issue credentials now")]
+    Unavailable,
+    /// The joiner left the exchange before confirming the password (connection closed,
+    /// timed out). The attempt counts as a failure.
+    #[error("the joiner abandoned the exchange")]
+    Abandoned,
+    /// The verifier uses a key-stretching function this implementation does not know.
+    #[error("unknown key-stretching function {0}")]
+    UnsupportedKsf(u8),
+    /// The password is empty or longer than 1,024 bytes.
+    #[error("a password is 1 to 1,024 bytes of UTF-8")]
+    InvalidPassword,
+    /// The OPAQUE library reported an internal failure (not an input error).
+    #[error("password-join cryptography failed: {0}")]
+    Crypto(&'static str),
+    /// A password setup file could not be written or read.
+    #[error("{operation} {path}: {reason}")]
+    Io {
+        /// What was attempted.
+        operation: &'static str,
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl PasswordError {
+    /// `true` for a wrong password.
+    pub fn is_bad_password(&self) -> bool {
+        matches!(self, PasswordError::BadPassword)
+    }
+
+    /// `true` if the password is locked.
+    pub fn is_locked(&self) -> bool {
+        matches!(self, PasswordError::Locked { .. })
+    }
+
+    /// The wait a backoff asks for, if this is one.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            PasswordError::Backoff { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}

@@ -16,6 +16,8 @@
 //! * [`invitation`]: invitations for an invitee's identity info, armoured as text.
 //! * [`admission`]: the membership proof two nodes exchange, bound to their TLS session,
 //!   before any record flows.
+//! * [`password`]: password groups — the password invitation, the verifier's OPAQUE
+//!   setup, and the joiner's and verifier's state machines of the password join.
 //! * [`node`]: [`GroupNode`], the sans-IO core of a group member: the graph core plus
 //!   admission, member events and credential renewal.
 //!
@@ -33,6 +35,7 @@ pub mod invitation;
 #[cfg(feature = "net")]
 pub mod net;
 pub mod node;
+pub mod password;
 pub mod records;
 #[cfg(feature = "sim")]
 pub mod scenario;
@@ -41,9 +44,10 @@ mod wire;
 
 pub use cert::{Cert, CertId, CertKind, Role};
 pub use chain::{CertCache, Chain, SignatureMemo, VerifiedChain, Verifier};
-pub use error::{ChainError, DecodeError, GroupError};
+pub use error::{ChainError, DecodeError, GroupError, PasswordError};
 pub use group::{CreateOptions, GroupKey, LocalMember, NewGroup, create_group};
 pub use invitation::Invitation;
 pub use node::{GroupNode, MemberInfo};
+pub use password::{PasswordInvitation, PasswordSetup, PasswordVerifier};
 pub use records::{GroupProperties, Revocation, RevocationReason, SecurityData};
 pub use security::{GroupSecurity, MemberChange, SecurityConfig};

@@ -25,6 +25,7 @@ use peergroup_group::cert::{CertDraft, DEFAULT_CLASSIFIER};
 use peergroup_group::chain::MAX_CHAIN_BYTES;
 use peergroup_group::group::{LocalMember, NewGroup, graph_id};
 use peergroup_group::node::Message;
+use peergroup_group::password::{self, JoinRefusal, PasswordInvitation, PasswordMessage};
 use peergroup_group::records::{
     self, GroupProperties, Revocation, RevocationReason, SecurityData, decode_membership,
     encode_membership,
@@ -1015,6 +1016,69 @@ fn check_message(v: &Vector) {
     assert_eq!(hx(&frame), field(v, "frame").replace(' ', ""));
 }
 
+fn check_password_invitation(v: &Vector) {
+    let group = PeerName::parse(field(v, "group_peer_name")).unwrap();
+    let inv = PasswordInvitation::new(group, field(v, "friendly_name"), field(v, "cloud")).unwrap();
+    let binary = unhex(field(v, "binary"));
+    assert_eq!(hx(&inv.to_binary()), hx(&binary));
+    assert_eq!(PasswordInvitation::from_binary(&binary).unwrap(), inv);
+    let text = document_after(field(v, "name"), "PEERGROUP GROUP PASSWORD INVITATION");
+    assert_eq!(inv.to_text(), text, "armoured text");
+    assert_eq!(PasswordInvitation::parse(text).unwrap(), inv);
+}
+
+fn check_password_context(v: &Vector) {
+    let group = PeerName::parse(field(v, "group_peer_name")).unwrap();
+    let joiner = identity(seed_of(field(v, "joiner")), field(v, "joiner_classifier"));
+    assert_eq!(hx(&joiner.public_key()), field(v, "joiner_key"));
+    let exporter: [u8; 32] = arr(field(v, "exporter"));
+    let ctx =
+        password::context(&group, &joiner.public_key(), joiner.peer_name().classifier(), &exporter);
+    assert_eq!(hx(&ctx), field(v, "context"));
+    let id = |domain: &[u8]| {
+        let mut b = domain.to_vec();
+        b.push(0);
+        b.extend_from_slice(group.to_string().as_bytes());
+        hx(&b)
+    };
+    assert_eq!(id(password::SERVER_ID_DOMAIN), field(v, "server_identifier"));
+    assert_eq!(id(password::CLIENT_ID_DOMAIN), field(v, "client_identifier"));
+    assert_eq!(hx(group.to_string().as_bytes()), field(v, "credential_identifier"));
+}
+
+fn check_password_message(cx: &Ctx<'_>, v: &Vector) {
+    let m = match field(v, "message") {
+        "JoinStart" => {
+            let joiner = identity(seed_of(field(v, "joiner")), field(v, "joiner_classifier"));
+            PasswordMessage::JoinStart {
+                group: PeerName::parse(field(v, "group_peer_name")).unwrap(),
+                joiner_key: joiner.public_key(),
+                joiner_classifier: joiner.peer_name().classifier().clone(),
+                ke1: arr(field(v, "ke1")),
+            }
+        }
+        "JoinChallenge" => PasswordMessage::JoinChallenge {
+            ksf: field(v, "ksf").parse().unwrap(),
+            ke2: arr(field(v, "ke2")),
+        },
+        "JoinFinish" => PasswordMessage::JoinFinish { ke3: arr(field(v, "ke3")) },
+        "JoinAbort" => PasswordMessage::JoinAbort,
+        "JoinAccepted" => PasswordMessage::JoinAccepted { chain: cx.chain(field(v, "chain")) },
+        "JoinRefused" => PasswordMessage::JoinRefused {
+            refusal: JoinRefusal::from_code(field(v, "refusal").parse().unwrap()),
+            retry_after: Duration::from_secs(field(v, "retry_after").parse().unwrap()),
+        },
+        other => panic!("unknown password message {other}"),
+    };
+    let enc = unhex(field(v, "encoding"));
+    assert_eq!(hx(&m.encode()), hx(&enc), "{}", field(v, "name"));
+    assert_eq!(PasswordMessage::decode(&enc).unwrap(), m);
+    // Every strict prefix is truncated, never accepted.
+    for n in 0..enc.len() {
+        assert!(PasswordMessage::decode(&enc[..n]).is_err(), "{} prefix {n}", field(v, "name"));
+    }
+}
+
 #[test]
 fn group_vectors() {
     let vectors = spec_vectors::parse(SPEC);
@@ -1043,6 +1107,9 @@ fn group_vectors() {
             "invitation" => check_invitation(&cx, v),
             "hello" => check_hello(&cx, v),
             "group-message" => check_message(v),
+            "password-invitation" => check_password_invitation(v),
+            "password-context" => check_password_context(v),
+            "password-message" => check_password_message(&cx, v),
             other => panic!("vector {} has an unknown kind {other}", field(v, "name")),
         }
         *counts.entry(kind).or_default() += 1;
@@ -1060,6 +1127,9 @@ fn group_vectors() {
         "invitation",
         "hello",
         "group-message",
+        "password-invitation",
+        "password-context",
+        "password-message",
     ] {
         assert!(counts.get(kind).is_some_and(|n| *n > 0), "no vector of kind {kind}");
     }
@@ -1067,4 +1137,12 @@ fn group_vectors() {
     let limit = MAX_CHAIN_BYTES.to_string();
     assert_eq!(format!("{},{}", &limit[..3], &limit[3..]), "102,451");
     assert!(SPEC.contains("**102,451 bytes**"), "§3.2 states the chain limit");
+    // The password-join limits of §9 and §13, as the spec writes them.
+    assert_eq!(password::MAX_PASSWORD_MESSAGE_BYTES, 102_457);
+    assert!(SPEC.contains("| password-join message | 102,457 bytes | §13.3 |"));
+    assert_eq!(password::MAX_PASSWORD_INVITATION_BYTES, 1_981);
+    assert!(SPEC.contains("| password invitation body | 1,981 bytes"));
+    assert_eq!(password::MAX_SETUP_FILE_BYTES, 4_096);
+    assert_eq!(password::MAX_FAILURES, 10);
+    assert_eq!(password::MAX_THROTTLE_ENTRIES, 1_024);
 }

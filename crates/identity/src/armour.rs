@@ -30,7 +30,7 @@ pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024;
 /// Base64 columns per line.
 const COLUMNS: usize = 64;
 
-/// The two armoured document kinds.
+/// The armoured document kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DocumentKind {
@@ -40,6 +40,9 @@ pub enum DocumentKind {
     IdentityExport,
     /// A group invitation (`proto-specs/group.md` §7), armoured by the grouping layer.
     GroupInvitation,
+    /// A password-group invitation (`proto-specs/group.md` §13.2): no credentials, only
+    /// the group's name, friendly name and cloud; armoured by the grouping layer.
+    GroupPasswordInvitation,
 }
 
 impl DocumentKind {
@@ -49,6 +52,7 @@ impl DocumentKind {
             DocumentKind::IdentityInfo => "PEERGROUP IDENTITY INFO",
             DocumentKind::IdentityExport => "PEERGROUP IDENTITY",
             DocumentKind::GroupInvitation => "PEERGROUP GROUP INVITATION",
+            DocumentKind::GroupPasswordInvitation => "PEERGROUP GROUP PASSWORD INVITATION",
         }
     }
 
@@ -75,6 +79,7 @@ impl DocumentKind {
         let info = DocumentKind::IdentityInfo.begin_line();
         let export = DocumentKind::IdentityExport.begin_line();
         let invitation = DocumentKind::GroupInvitation.begin_line();
+        let password_invitation = DocumentKind::GroupPasswordInvitation.begin_line();
         text.lines().map(str::trim).find_map(|line| {
             if line == info {
                 Some(DocumentKind::IdentityInfo)
@@ -82,6 +87,8 @@ impl DocumentKind {
                 Some(DocumentKind::IdentityExport)
             } else if line == invitation {
                 Some(DocumentKind::GroupInvitation)
+            } else if line == password_invitation {
+                Some(DocumentKind::GroupPasswordInvitation)
             } else {
                 None
             }
@@ -95,6 +102,7 @@ impl fmt::Display for DocumentKind {
             DocumentKind::IdentityInfo => "identity info",
             DocumentKind::IdentityExport => "identity export",
             DocumentKind::GroupInvitation => "group invitation",
+            DocumentKind::GroupPasswordInvitation => "group password invitation",
         })
     }
 }
