@@ -129,6 +129,25 @@ pub enum Event {
         /// The error.
         error: GroupError,
     },
+    /// A joiner proved the group password to this node and received credentials
+    /// (`group.md` §13; raised by the network driver).
+    PasswordJoined {
+        /// The joiner's connection.
+        peer: PeerAddr,
+        /// The new member.
+        member: peergroup_base::PeerName,
+        /// Its role.
+        role: Role,
+    },
+    /// A password join failed at this node, the verifier: wrong password, locked,
+    /// throttled, abandoned or malformed (`AuthenticationFailed` of Windows' password
+    /// path).
+    PasswordJoinFailed {
+        /// The joiner's connection.
+        peer: PeerAddr,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Timers.

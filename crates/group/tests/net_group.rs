@@ -351,3 +351,61 @@ async fn properties_typed_records_and_direct_data() {
     bob.close().await.unwrap();
     alice.close().await.unwrap();
 }
+
+/// Password join over QUIC: a wrong password is refused (and reported at the verifier),
+/// the next attempt at once is held off, the right password gives credentials with the
+/// role the password grants, and the new member connects and receives the records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_join_over_quic() {
+    use peergroup_group::error::PasswordError;
+    use peergroup_group::password::{PasswordInvitation, PasswordOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || GroupOptions::default().data_dir(dir.path());
+    let (ea, ec, ed) = (endpoint("alice").await, endpoint("carol").await, endpoint("dave").await);
+    let mut create = CreateOptions::new("pw-club");
+    create.friendly_name = "Password club".into();
+    let mut alice = Group::create(&ea, &create, opts()).unwrap();
+    alice.listen().await.unwrap();
+    let mut alice_events = alice.events();
+    alice.add_record(chat("for members")).await.unwrap();
+    let inv = alice.set_password("correct horse", &PasswordOptions::default()).await.unwrap();
+    let inv = PasswordInvitation::parse(&inv.to_text()).unwrap();
+    assert_eq!(inv.friendly_name, "Password club");
+    let addr = ea.local_addr().unwrap();
+
+    // dave guesses wrong, then at once again: held off
+    let wrong = Group::password_join(&ed, &inv, "battery staple", addr, opts()).await.unwrap_err();
+    assert!(matches!(wrong, GroupNetError::Password(PasswordError::BadPassword)), "{wrong}");
+    next_event(&mut alice_events, "alice reports the failure", |e| {
+        matches!(e, Event::PasswordJoinFailed { .. })
+    })
+    .await;
+    let again = Group::password_join(&ed, &inv, "correct horse", addr, opts()).await.unwrap_err();
+    assert!(matches!(again, GroupNetError::Password(PasswordError::Backoff { .. })), "{again}");
+
+    // carol knows it; she shares dave's address (loopback), whose backoff she waits out
+    let GroupNetError::Password(PasswordError::Backoff { retry_after }) = again else {
+        unreachable!()
+    };
+    tokio::time::sleep(retry_after + Duration::from_millis(100)).await;
+    let mut carol = Group::password_join(&ec, &inv, "correct horse", addr, opts()).await.unwrap();
+    assert_eq!(carol.role(), Role::Member);
+    let e = next_event(&mut alice_events, "alice reports the join", |e| {
+        matches!(e, Event::PasswordJoined { .. })
+    })
+    .await;
+    let Event::PasswordJoined { member, role, .. } = e else { unreachable!() };
+    assert_eq!((&member, role), (ec.peer_name(), Role::Member));
+    carol.connect(addr).await.unwrap();
+    eventually("carol holds the record", || async {
+        (texts(&carol).await == ["for members"]).then_some(())
+    })
+    .await;
+    // nothing secret was replicated: carol has no password file, and only alice's
+    // directory holds one
+    assert!(!carol.dir().join(peergroup_group::net::PASSWORD_FILE).exists());
+    assert!(alice.dir().join(peergroup_group::net::PASSWORD_FILE).exists());
+    carol.close().await.unwrap();
+    alice.close().await.unwrap();
+}

@@ -261,6 +261,7 @@ impl Connection {
             self.remote_addr(),
             self.frames.clone(),
             None,
+            self.conn.clone(),
         ))
     }
 
@@ -719,6 +720,7 @@ async fn dispatch_stream(
         connection.remote_addr(),
         connection.frames.clone(),
         Some(slot),
+        connection.conn.clone(),
     );
     if let Err(e) = handler.try_send(stream) {
         let code = match &e {

@@ -64,9 +64,20 @@ pub struct FramedStream {
     /// The far end's UDP address (its endpoint's listening address: a peer dials from the
     /// socket it listens on).
     pub remote_addr: std::net::SocketAddr,
+    conn: quinn::Connection,
 }
 
 impl FramedStream {
+    /// 32 bytes exported from the TLS 1.3 session of this stream's connection
+    /// (`TLS-Exporter(label, context, 32)`, RFC 8446 §7.5): the same at both ends of the
+    /// connection, different on any other. `None` if the session refuses the export.
+    pub fn exporter(&self, label: &[u8], context: &[u8]) -> Option<[u8; 32]> {
+        let mut out = [0u8; 32];
+        self.conn.export_keying_material(&mut out, label, context).ok()?;
+        Some(out)
+    }
+
+    #[allow(clippy::too_many_arguments)] // internal: every part of a stream, once
     pub(crate) fn new(
         send: quinn::SendStream,
         recv: quinn::RecvStream,
@@ -75,12 +86,14 @@ impl FramedStream {
         remote_addr: std::net::SocketAddr,
         limits: FrameLimits,
         slot: Option<GaugeGuard>,
+        conn: quinn::Connection,
     ) -> Self {
         FramedStream {
             send: FramedSend { inner: send, codec, buf: Vec::new() },
             recv: FramedRecv { inner: recv, codec, limits, _slot: slot },
             remote,
             remote_addr,
+            conn,
         }
     }
 

@@ -80,6 +80,11 @@ impl Shared {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// Hands an event to every subscriber (from tasks beside the actor).
+    pub(crate) fn publish_event(&self, event: Event) {
+        self.publish(event);
+    }
+
     fn publish(&self, event: Event) {
         if let Event::Graph(GraphEvent::Status(s)) = &event {
             self.status.send_replace(*s);

@@ -34,6 +34,15 @@ pub enum GroupNetError {
     /// The transport.
     #[error(transparent)]
     Net(#[from] NetError),
+    /// A password join was refused or failed (wrong password, locked, throttled, …).
+    #[error("password join: {0}")]
+    Password(#[from] crate::error::PasswordError),
+    /// A password join stopped midway.
+    #[error("password join: {reason}")]
+    PasswordJoinStalled {
+        /// What happened.
+        reason: String,
+    },
     /// PNRP (participant registration or resolution).
     #[error("pnrp: {0}")]
     Pnrp(#[from] peergroup_pnrp::net::PnrpError),

@@ -50,6 +50,7 @@
 mod driven;
 mod error;
 mod participant;
+mod password;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -74,6 +75,7 @@ use tokio::sync::oneshot;
 pub use driven::GroupEvents;
 pub use error::{CommandFailure, GroupNetError};
 pub use participant::{PARTICIPANT_CLASSIFIER, ParticipantDelegation, participant_name};
+pub use password::{JOIN_PROTOCOL, JOIN_WAIT, PASSWORD_FILE};
 
 use crate::cert::Role;
 use crate::chain::{CertCache, Chain, Verifier};
@@ -367,6 +369,8 @@ pub struct Group {
     shared: Arc<Shared>,
     state: State,
     participant: Option<peergroup_pnrp::net::Registration>,
+    password: Option<Arc<std::sync::Mutex<crate::password::PasswordVerifier>>>,
+    password_server: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Records of one type as values of `T` ([`Group::typed`]).
@@ -554,29 +558,155 @@ impl Group {
     ) -> Result<Group, GroupNetError> {
         let now = wall_now();
         invitation.check_for(&endpoint.identity().public_key(), now)?;
-        let name = invitation.group();
+        Group::join_with(
+            endpoint,
+            invitation.chain.chain(),
+            &invitation.friendly_name,
+            &invitation.cloud,
+            options,
+        )
+    }
+
+    /// Joins a password group (`PeerGroupPasswordJoin`): dials the verifier at `addr` (an
+    /// administrator or inviting member of the group that set its password), proves
+    /// `password` to it (`group.md` §13, bound to that connection's TLS session) and
+    /// receives this identity's credentials; then creates the group's directory like
+    /// [`join`](Group::join). A wrong password is [`PasswordError::BadPassword`]; after
+    /// failures the verifier answers `Backoff` (retry later) and, after 10, `Locked`.
+    ///
+    /// [`PasswordError::BadPassword`]: crate::error::PasswordError::BadPassword
+    pub async fn password_join(
+        endpoint: &Endpoint,
+        invitation: &crate::password::PasswordInvitation,
+        password: &str,
+        addr: SocketAddr,
+        options: GroupOptions,
+    ) -> Result<Group, GroupNetError> {
+        let dir = group_dir(endpoint, &invitation.group, &options)?;
+        if dir.join(METADATA_FILE).exists() {
+            return Err(GroupNetError::AlreadyExists {
+                group: invitation.group.to_string(),
+                path: dir,
+            });
+        }
+        let conn = match tokio::time::timeout(
+            options.config.connect_timeout,
+            endpoint.connect(addr, Expect::Any),
+        )
+        .await
+        {
+            Ok(c) => c?,
+            Err(_) => return Err(GroupNetError::ConnectTimeout { addr }),
+        };
+        let chain = password::join_over(&conn, invitation, endpoint.identity(), password).await?;
+        Group::join_with(
+            endpoint,
+            chain.chain(),
+            &invitation.friendly_name,
+            &invitation.cloud,
+            options,
+        )
+    }
+
+    fn join_with(
+        endpoint: &Endpoint,
+        chain: &Chain,
+        friendly_name: &str,
+        cloud: &str,
+        options: GroupOptions,
+    ) -> Result<Group, GroupNetError> {
+        let local =
+            LocalMember::new(endpoint.identity().clone(), chain, &mut CertCache::default())?;
+        let name = local.chain.group_name();
         let dir = group_dir(endpoint, &name, &options)?;
         if dir.join(METADATA_FILE).exists() {
             return Err(GroupNetError::AlreadyExists { group: name.to_string(), path: dir });
         }
-        let local = LocalMember::new(
-            endpoint.identity().clone(),
-            invitation.chain.chain(),
-            &mut CertCache::default(),
-        )?;
         std::fs::create_dir_all(&dir).map_err(GroupNetError::io("create", &dir))?;
         let meta = Metadata {
             format: METADATA_FORMAT.into(),
             group: name.to_string(),
-            friendly_name: invitation.friendly_name.clone(),
-            cloud: invitation.cloud.clone(),
+            friendly_name: friendly_name.to_owned(),
+            cloud: cloud.to_owned(),
             member_data_lifetime_secs: DEFAULT_MEMBER_DATA_LIFETIME.as_secs(),
             presence_lifetime_secs: DEFAULT_PRESENCE_LIFETIME.as_secs(),
-            chain: hex::encode(invitation.chain.chain().encode()),
+            chain: hex::encode(chain.encode()),
         };
         let store = RedbStore::open(dir.join(STORE_FILE), options.limits)?;
         write_metadata(&dir, &meta)?;
         Group::build(endpoint, dir, meta, local, None, store, options)
+    }
+
+    /// Sets the group's password (administrator or inviting member; `group.md` §13):
+    /// OPAQUE registration run here, the verifier record kept in this member's directory
+    /// only (`password.setup`, owner-only) and never replicated. Joiners then prove the
+    /// password to this node while it runs, and get `options.role`. A new password resets
+    /// the failure lock. Returns the password invitation to hand out (no secret in it).
+    pub async fn set_password(
+        &mut self,
+        password_text: &str,
+        options: &crate::password::PasswordOptions,
+    ) -> Result<crate::password::PasswordInvitation, GroupNetError> {
+        let mut rng = crate::password::SystemRng::new();
+        let local = self.local.clone();
+        let opts = options.clone();
+        let text = zeroize::Zeroizing::new(password_text.to_owned());
+        let setup = tokio::task::spawn_blocking(move || {
+            crate::password::PasswordSetup::create(&local, &text, &opts, wall_now(), &mut rng)
+        })
+        .await
+        .map_err(|e| GroupNetError::PasswordJoinStalled { reason: e.to_string() })??;
+        setup.save(&self.dir.join(PASSWORD_FILE))?;
+        match &self.password {
+            Some(v) => v.lock().unwrap_or_else(std::sync::PoisonError::into_inner).set_setup(setup),
+            None => {
+                self.password = Some(Arc::new(std::sync::Mutex::new(
+                    crate::password::PasswordVerifier::new(setup),
+                )));
+            }
+        }
+        if self.is_running() {
+            self.serve_password()?;
+        }
+        self.password_invitation()
+    }
+
+    /// The password invitation of this group: its peer name, friendly name and cloud.
+    pub fn password_invitation(
+        &self,
+    ) -> Result<crate::password::PasswordInvitation, GroupNetError> {
+        Ok(crate::password::PasswordInvitation::new(
+            self.name.clone(),
+            &self.meta.friendly_name,
+            &self.meta.cloud,
+        )?)
+    }
+
+    /// Starts serving password joins if a password is set here and nothing serves yet.
+    fn serve_password(&mut self) -> Result<(), GroupNetError> {
+        if self.password_server.is_some() {
+            return Ok(());
+        }
+        if self.password.is_none() {
+            let path = self.dir.join(PASSWORD_FILE);
+            if !path.exists() {
+                return Ok(());
+            }
+            let setup = crate::password::PasswordSetup::load(&path)?;
+            self.password = Some(Arc::new(std::sync::Mutex::new(
+                crate::password::PasswordVerifier::new(setup),
+            )));
+        }
+        if let Some(v) = &self.password {
+            self.password_server = Some(password::serve(
+                &self.endpoint,
+                v.clone(),
+                self.dir.join(PASSWORD_FILE),
+                self.local.clone(),
+                self.shared.clone(),
+            )?);
+        }
+        Ok(())
     }
 
     /// Opens a group this identity created or joined before (`PeerGroupOpen`).
@@ -650,6 +780,8 @@ impl Group {
             shared: Arc::new(Shared::new(options.event_queue)),
             state: State::Idle(Box::new(node)),
             participant: None,
+            password: None,
+            password_server: None,
         })
     }
 
@@ -707,7 +839,8 @@ impl Group {
                     driver::spawn(&self.endpoint, ProtocolId::new(PROTOCOL)?, driven, config)?;
                 drop(events);
                 self.state = State::Running(handle);
-                self.read(|_, _| ()).await
+                self.read(|_, _| ()).await?;
+                self.serve_password()
             }
             running @ State::Running(_) => {
                 self.state = running;
@@ -1058,6 +1191,9 @@ impl Group {
     pub async fn close(mut self) -> Result<(), GroupNetError> {
         if let Some(r) = self.participant.take() {
             let _ = r.unregister().await;
+        }
+        if let Some(t) = self.password_server.take() {
+            t.abort();
         }
         match std::mem::replace(&mut self.state, State::Closed) {
             State::Idle(mut node) => Ok(node.graph_mut().store_mut().flush()?),

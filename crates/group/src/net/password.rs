@@ -1,0 +1,161 @@
+//! Password join on QUIC (`group.md` §13.9): the verifier's server and the joiner's side.
+//!
+//! The exchange of §13 runs on its own streams, protocol id `group-join/1`, one stream per
+//! attempt: the joiner dials a verifier (an administrator or inviting member that set the
+//! group's password), opens a stream, and the two send the §13 messages as frames whose
+//! body is the postcard byte string of the message (`varint length ‖ message`). The
+//! exporter binding of §13 is taken from that stream's connection. A verifier waits at most
+//! [`JOIN_WAIT`] for each message; a stream that stalls after the challenge counts as a
+//! failed attempt (`Abandoned`).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use peergroup_base::PeerAddr;
+use peergroup_net::{Endpoint, FramedStream, ProtocolId};
+use serde_bytes::ByteBuf;
+
+use crate::group::LocalMember;
+use crate::net::GroupNetError;
+use crate::net::driven::Shared;
+use crate::node::Event;
+use crate::password::{
+    EXPORTER_LABEL, PasswordVerifier, SystemRng, VerifierExchange, VerifierOutcome,
+};
+
+/// The protocol id of password-join streams.
+pub const JOIN_PROTOCOL: &str = "group-join/1";
+
+/// Longest wait for the other side's next message.
+pub const JOIN_WAIT: Duration = Duration::from_secs(30);
+
+/// The verifier's setup file in a group's directory (owner-only, §13.6).
+pub const PASSWORD_FILE: &str = "password.setup";
+
+#[allow(clippy::disallowed_methods)] // the driver side reads the wall clock
+fn now() -> peergroup_base::UnixTime {
+    peergroup_base::UnixTime::now()
+}
+
+/// Serves password joins for one group on `endpoint` until the task is aborted.
+pub(crate) fn serve(
+    endpoint: &Endpoint,
+    verifier: Arc<Mutex<PasswordVerifier>>,
+    path: PathBuf,
+    issuer: LocalMember,
+    shared: Arc<Shared>,
+) -> Result<tokio::task::JoinHandle<()>, peergroup_net::NetError> {
+    let mut incoming = endpoint.register(ProtocolId::new(JOIN_PROTOCOL)?)?;
+    Ok(tokio::spawn(async move {
+        while let Some(stream) = incoming.next().await {
+            let (v, p, i, s) = (verifier.clone(), path.clone(), issuer.clone(), shared.clone());
+            tokio::spawn(async move { verify_one(stream, v, p, i, s).await });
+        }
+    }))
+}
+
+fn save(verifier: &Mutex<PasswordVerifier>, path: &PathBuf) {
+    let setup = verifier.lock().unwrap_or_else(PoisonError::into_inner).setup().clone();
+    if let Err(e) = setup.save(path) {
+        tracing::warn!(error = %e, "cannot save the password setup (failure counter)");
+    }
+}
+
+async fn verify_one(
+    mut stream: FramedStream,
+    verifier: Arc<Mutex<PasswordVerifier>>,
+    path: PathBuf,
+    issuer: LocalMember,
+    shared: Arc<Shared>,
+) {
+    let peer = PeerAddr { node: stream.remote.node_id, addr: stream.remote_addr };
+    let fail = |reason: String| Event::PasswordJoinFailed { peer, reason };
+    let Some(exporter) = stream.exporter(EXPORTER_LABEL, b"") else {
+        shared.publish_event(fail("the connection exports no keying material".into()));
+        return;
+    };
+    let mut exchange = VerifierExchange::new(peer.node, peer.addr.ip(), exporter);
+    let mut rng = SystemRng::new();
+    loop {
+        let bytes = match tokio::time::timeout(JOIN_WAIT, stream.recv::<ByteBuf>()).await {
+            Ok(Ok(Some(b))) => b,
+            _ => {
+                if let Some(e) = exchange.abandon() {
+                    save(&verifier, &path);
+                    shared.publish_event(fail(e.to_string()));
+                }
+                return;
+            }
+        };
+        let outcome = {
+            let mut v = verifier.lock().unwrap_or_else(PoisonError::into_inner);
+            exchange.handle(&mut v, &issuer, &bytes, now(), &mut rng)
+        };
+        // The failure counter changes as the challenge goes out and as the proof comes
+        // in: keep it on disk, so that a restart does not reset the lock.
+        save(&verifier, &path);
+        match outcome {
+            VerifierOutcome::Reply(reply) => {
+                if stream.send(&ByteBuf::from(reply)).await.is_err() {
+                    if let Some(e) = exchange.abandon() {
+                        shared.publish_event(fail(e.to_string()));
+                    }
+                    return;
+                }
+            }
+            VerifierOutcome::Admitted { reply, joiner, role, .. } => {
+                let _ = stream.send(&ByteBuf::from(reply)).await;
+                let _ = stream.send.finish();
+                shared.publish_event(Event::PasswordJoined { peer, member: joiner, role });
+                return;
+            }
+            VerifierOutcome::Failed { reply, error } => {
+                if let Some(r) = reply {
+                    let _ = stream.send(&ByteBuf::from(r)).await;
+                    let _ = stream.send.finish();
+                }
+                shared.publish_event(fail(error.to_string()));
+                return;
+            }
+        }
+    }
+}
+
+/// The joiner's side: runs one exchange on a new stream of `conn`; the joiner's new chain.
+pub(crate) async fn join_over(
+    conn: &peergroup_net::Connection,
+    invitation: &crate::password::PasswordInvitation,
+    identity: &peergroup_identity::Identity,
+    password: &str,
+) -> Result<crate::chain::VerifiedChain, GroupNetError> {
+    use crate::password::{JoinerExchange, JoinerOutcome};
+    let stalled = |reason: &str| GroupNetError::PasswordJoinStalled { reason: reason.to_owned() };
+    let mut stream = conn.open(&ProtocolId::new(JOIN_PROTOCOL)?).await?;
+    let exporter =
+        stream.exporter(EXPORTER_LABEL, b"").ok_or_else(|| stalled("no keying material"))?;
+    let mut rng = SystemRng::new();
+    let (mut exchange, start) =
+        JoinerExchange::start(invitation, identity, password, &exporter, &mut rng)?;
+    stream.send(&ByteBuf::from(start)).await?;
+    loop {
+        let bytes = match tokio::time::timeout(JOIN_WAIT, stream.recv::<ByteBuf>()).await {
+            Ok(Ok(Some(b))) => b,
+            Ok(Ok(None)) => return Err(stalled("the verifier closed the stream")),
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => return Err(stalled("the verifier did not answer in time")),
+        };
+        // The joiner's Argon2id runs here (about 0.1 s): off the async workers.
+        let outcome = tokio::task::block_in_place(|| exchange.handle(&bytes, now(), &mut rng));
+        match outcome {
+            JoinerOutcome::Reply(reply) => stream.send(&ByteBuf::from(reply)).await?,
+            JoinerOutcome::Joined(chain) => return Ok(chain),
+            JoinerOutcome::Failed { reply, error } => {
+                if let Some(r) = reply {
+                    let _ = stream.send(&ByteBuf::from(r)).await;
+                }
+                return Err(error.into());
+            }
+        }
+    }
+}
