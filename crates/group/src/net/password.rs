@@ -55,7 +55,7 @@ pub(crate) fn serve(
     }))
 }
 
-fn save(verifier: &Mutex<PasswordVerifier>, path: &PathBuf) {
+fn save(verifier: &Mutex<PasswordVerifier>, path: &std::path::Path) {
     let setup = verifier.lock().unwrap_or_else(PoisonError::into_inner).setup().clone();
     if let Err(e) = setup.save(path) {
         tracing::warn!(error = %e, "cannot save the password setup (failure counter)");
