@@ -62,6 +62,48 @@ pub(crate) enum GroupCommand {
         /// A comment.
         #[arg(long, default_value = "")]
         comment: String,
+        /// Make it a password group: the password, from this file (one trailing newline
+        /// removed). The password invitation is written next (`--password-out`).
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// The role password joiners get: member (default) or inviting-member.
+        #[arg(long, default_value = "member")]
+        password_role: String,
+        /// Write the password invitation here (default: stdout, after the group name).
+        #[arg(long, value_name = "FILE")]
+        password_out: Option<PathBuf>,
+        /// The identity (default: `default`, created if missing).
+        #[arg(long, value_name = "NAME")]
+        identity: Option<String>,
+    },
+    /// Set (or change) a group's password; this member verifies joiners while it runs.
+    /// Prints the password invitation (no secret in it).
+    SetPassword {
+        /// The group.
+        group: String,
+        /// The password file (one trailing newline removed); a prompt if omitted.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// The role password joiners get: member (default) or inviting-member.
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// Write the password invitation here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// The identity (default: `default`).
+        #[arg(long, value_name = "NAME")]
+        identity: Option<String>,
+    },
+    /// Join a password group: prove the password to a running verifier at `--peer`.
+    PasswordJoin {
+        /// The password invitation file.
+        file: PathBuf,
+        /// The password file (one trailing newline removed); a prompt if omitted.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// The verifier's address (a running administrator or inviting member).
+        #[arg(long = "peer", value_name = "ADDR", required = true)]
+        peers: Vec<SocketAddr>,
         /// The identity (default: `default`, created if missing).
         #[arg(long, value_name = "NAME")]
         identity: Option<String>,
@@ -214,15 +256,96 @@ fn options(data_dir: &Path) -> GroupOptions {
 /// Runs a `p2p group` command with the identities and groups of `data_dir`.
 pub(crate) async fn run(data_dir: &Path, command: GroupCommand) -> Result<(), CliError> {
     match command {
-        GroupCommand::Create { classifier, friendly_name, comment, identity } => {
+        GroupCommand::Create {
+            classifier,
+            friendly_name,
+            comment,
+            password_file,
+            password_role,
+            password_out,
+            identity,
+        } => {
             let identity = crate::pnrp::identity_for_register(data_dir, identity.as_deref())?;
+            let password_options = password_options(&password_role)?;
+            let password = password_file.as_deref().map(crate::password::from_file).transpose()?;
             let endpoint = loopback_endpoint(&identity).await?;
             let mut o = CreateOptions::new(&classifier);
             o.friendly_name = friendly_name;
             o.comment = comment;
-            let group = Group::create(&endpoint, &o, options(data_dir)).map_err(group_error)?;
+            let mut group = Group::create(&endpoint, &o, options(data_dir)).map_err(group_error)?;
             output::line(group.name().to_string())?;
             eprintln!("created in {}", group.dir().display());
+            if let Some(p) = password {
+                let inv = group.set_password(&p, &password_options).await.map_err(group_error)?;
+                write_or_print(password_out.as_deref(), &inv.to_text(), "password invitation")?;
+            }
+            group.close().await.map_err(group_error)?;
+            endpoint.close().await;
+            Ok(())
+        }
+        GroupCommand::SetPassword { group, password_file, role, out, identity } => {
+            let identity = crate::pnrp::identity_for_register(data_dir, identity.as_deref())?;
+            let password_options = password_options(&role)?;
+            let password = crate::password::new(password_file.as_deref())?;
+            let g = find_group(data_dir, &identity, &group)?;
+            let endpoint = loopback_endpoint(&identity).await?;
+            let mut opened =
+                Group::open(&endpoint, &g.name, options(data_dir)).map_err(group_error)?;
+            let inv =
+                opened.set_password(&password, &password_options).await.map_err(group_error)?;
+            opened.close().await.map_err(group_error)?;
+            endpoint.close().await;
+            write_or_print(out.as_deref(), &inv.to_text(), "password invitation")
+        }
+        GroupCommand::PasswordJoin { file, password_file, peers, identity } => {
+            let identity = crate::pnrp::identity_for_register(data_dir, identity.as_deref())?;
+            let text = read_text(&file, 64 << 10)?;
+            let invitation =
+                peergroup_group::password::PasswordInvitation::parse(&text).map_err(|e| {
+                    CliError::File {
+                        path: file.clone(),
+                        reason: format!("not a password invitation: {e}"),
+                    }
+                })?;
+            let password = crate::password::existing(password_file.as_deref())?;
+            let endpoint = Endpoint::bind(
+                identity.clone(),
+                EndpointConfig::with_bind(([0, 0, 0, 0], 0).into()),
+            )
+            .await?;
+            let mut last = None;
+            let mut joined = None;
+            for peer in &peers {
+                match Group::password_join(
+                    &endpoint,
+                    &invitation,
+                    &password,
+                    *peer,
+                    options(data_dir),
+                )
+                .await
+                {
+                    Ok(g) => {
+                        joined = Some(g);
+                        break;
+                    }
+                    Err(e) => last = Some(e),
+                }
+            }
+            let Some(group) = joined else {
+                endpoint.close().await;
+                return Err(last
+                    .map(group_error)
+                    .unwrap_or_else(|| CliError::runtime("no verifier")));
+            };
+            output::line(group.name().to_string())?;
+            eprintln!(
+                "joined {} ({}) as {} by password; now: p2p group run {} --peer <member address>",
+                group.name(),
+                invitation.friendly_name,
+                group.role(),
+                group.name()
+            );
             group.close().await.map_err(group_error)?;
             endpoint.close().await;
             Ok(())
@@ -386,6 +509,25 @@ pub(crate) async fn run(data_dir: &Path, command: GroupCommand) -> Result<(), Cl
             r?;
             output::line(format!("deleted {}", g.name))
         }
+    }
+}
+
+fn password_options(role: &str) -> Result<peergroup_group::password::PasswordOptions, CliError> {
+    let role = Role::parse(role).ok_or_else(|| {
+        CliError::Usage(format!("password role {role:?}: expected member or inviting-member"))
+    })?;
+    Ok(peergroup_group::password::PasswordOptions { role, ..Default::default() })
+}
+
+fn write_or_print(path: Option<&Path>, text: &str, what: &str) -> Result<(), CliError> {
+    match path {
+        Some(p) => {
+            peergroup_base::fsutil::write_atomic(p, text.as_bytes())
+                .map_err(|e| CliError::file(p, "write", &e))?;
+            eprintln!("{what} written to {}", p.display());
+            Ok(())
+        }
+        None => output::raw(text),
     }
 }
 
@@ -711,6 +853,12 @@ fn print_event(e: &Event) -> Result<(), CliError> {
             MemberChange::Left { peer } => format!("member left {peer}"),
         },
         Event::CommandFailed { error } => format!("command failed: {error}"),
+        Event::PasswordJoined { peer, member, role } => {
+            format!("password join {} node {} joined {member} {role}", peer.addr, peer.node)
+        }
+        Event::PasswordJoinFailed { peer, reason } => {
+            format!("password join {} node {} refused: {reason}", peer.addr, peer.node)
+        }
         Event::Graph(g) => match g {
             GraphEvent::Status(s) => format!(
                 "status listening={} connected={} synchronized={}",

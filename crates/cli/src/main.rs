@@ -12,6 +12,9 @@
 //!                                     [--listen ADDR] [--seed ADDR]...
 //! p2p [--data-dir DIR] pnrp resolve <PEER NAME> [--seed ADDR]... [--max N] [--timeout S] [--json]
 //! p2p [--data-dir DIR] group create <classifier> [--friendly-name F] [--comment C]
+//!                                    [--password-file P [--password-role R] [--password-out F]]
+//! p2p [--data-dir DIR] group set-password <group> [--password-file P] [--role R] [--out F]
+//! p2p [--data-dir DIR] group password-join FILE [--password-file P] --peer ADDR...
 //! p2p [--data-dir DIR] group list [--json] | show <group> [--json]
 //! p2p [--data-dir DIR] group invite <group> --info FILE [--role R] [--days D] [--out FILE]
 //! p2p [--data-dir DIR] group join FILE

@@ -1,7 +1,7 @@
 //! `p2p group` across three processes on three hosts: three network namespaces that the
 //! test creates (joined by a bridge in a fourth) and removes, one `p2p` per namespace.
-//! alice creates a group; bob and carol export their identity info, alice invites them,
-//! they join; all three run the group, publish, and see each other's records; alice
+//! alice creates a password group; bob exports his identity info, alice invites him, he
+//! joins; carol joins by password, proving it to alice's running node; all three run the group, publish, and see each other's records; alice
 //! revokes carol; carol is dropped, her next connect is refused with the reason, and
 //! nothing she writes afterwards is kept by alice or bob.
 //!
@@ -229,13 +229,30 @@ async fn three_hosts_create_invite_join_publish_and_revoke() {
     once(&a, &["idmgr", "create-identity", "alice"]).await;
     once(&b, &["idmgr", "create-identity", "bob"]).await;
     let carol_name = once(&c, &["idmgr", "create-identity", "carol"]).await.trim().to_owned();
-    let group =
-        once(&a, &["group", "create", "club", "--friendly-name", "Club", "--identity", "alice"])
-            .await
-            .trim()
-            .to_owned();
+    let pw = root.join("password");
+    std::fs::write(&pw, "correct horse battery\n").unwrap();
+    let pw_inv = root.join("club.password-invitation");
+    let group = once(
+        &a,
+        &[
+            "group",
+            "create",
+            "club",
+            "--friendly-name",
+            "Club",
+            "--identity",
+            "alice",
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--password-out",
+            pw_inv.to_str().unwrap(),
+        ],
+    )
+    .await
+    .trim()
+    .to_owned();
     assert!(group.ends_with(".club"), "{group}");
-    for (who, d) in [("bob", &b), ("carol", &c)] {
+    for (who, d) in [("bob", &b)] {
         let info = root.join(format!("{who}.info"));
         let inv = root.join(format!("{who}.invitation"));
         once(d, &["idmgr", "export-info", who, "--out", info.to_str().unwrap()]).await;
@@ -259,6 +276,25 @@ async fn three_hosts_create_invite_join_publish_and_revoke() {
     }
 
     let mut alice = Member::start(&hosts.ns("a"), &a, "alice", &group, 1, None).await;
+    // carol joins by password, on her host, proving it to alice
+    let out = tokio::time::timeout(
+        WAIT,
+        Command::new("ip")
+            .args(["netns", "exec", &hosts.ns("c"), env!("CARGO_BIN_EXE_p2p"), "--data-dir"])
+            .arg(&c)
+            .args(["group", "password-join", pw_inv.to_str().unwrap(), "--identity", "carol"])
+            .args(["--password-file", pw.to_str().unwrap(), "--peer", &alice.addr])
+            .env_remove("PEERGROUP_DATA_DIR")
+            .output(),
+    )
+    .await
+    .expect("in time")
+    .unwrap();
+    assert!(out.status.success(), "password join: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), group);
+    alice
+        .expect("alice verified carol", |l| l.starts_with("password join ") && l.contains("joined"))
+        .await;
     let mut bob = Member::start(&hosts.ns("b"), &b, "bob", &group, 2, Some(&alice.addr)).await;
     let mut carol = Member::start(&hosts.ns("c"), &c, "carol", &group, 3, Some(&alice.addr)).await;
     assert!(alice.addr.starts_with("10.77.0.1:"), "{}", alice.addr);
