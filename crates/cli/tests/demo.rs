@@ -143,7 +143,15 @@ fn demo_group_admits_members_refuses_others_and_revokes() {
     let g = &report["group"];
     assert_eq!(g["protocol"], "group/1");
     assert!(g["group"].as_str().unwrap().ends_with(".demo-club"));
-    for key in ["create_ms", "invite_ms", "join_ms", "second_join_ms", "publish_to_all_ms"] {
+    for key in [
+        "create_ms",
+        "invite_ms",
+        "join_ms",
+        "set_password_ms",
+        "password_join_ms",
+        "second_join_ms",
+        "publish_to_all_ms",
+    ] {
         assert!(g[key].as_f64().unwrap() > 0.0, "{key}: {g}");
     }
     let roles: Vec<&str> =
@@ -153,6 +161,7 @@ fn demo_group_admits_members_refuses_others_and_revokes() {
         assert!(roles.contains(&role), "{role} missing: {g}");
     }
     assert_eq!(g["records_published"], 3);
+    assert_eq!(g["wrong_password"], "password join: wrong password");
     assert_eq!(g["nonmember_refused_locally"], "member of another group");
     assert_eq!(g["nonmember_told"], "member of another group");
     assert_eq!(g["revoked_reconnect_refused"], "membership revoked");

@@ -1,9 +1,10 @@
 //! The grouping part of the demo: Peer Grouping on the demo's endpoints (protocol
 //! `group/1`), every step measured and bounded by [`GROUP_WAIT`].
 //!
-//! alice creates a group; she invites bob (a member) and carol (an inviting member) from
-//! their identity info; both join with their invitations and connect through alice, and
-//! every connection runs the admission exchange bound to its TLS session; each of the three
+//! alice creates a group; she invites bob (a member) from his identity info, and he joins
+//! and connects through alice; alice sets a password, a wrong guess is refused, and carol
+//! joins with the password (OPAQUE, bound to the TLS session) as an inviting member; every
+//! connection runs the admission exchange bound to its TLS session; each of the three
 //! publishes a signed note and the demo waits until every replica holds all three; dave,
 //! who is a member of no such group (he has a group of his own with the same classifier),
 //! tries to connect to alice and is refused on both sides with the reason; alice revokes
@@ -20,6 +21,7 @@ use peergroup_graph::{RecordFilter, RecordType};
 use peergroup_group::admission::Refusal;
 use peergroup_group::net::{Group, GroupEvents, GroupNetError, GroupOptions, random_record_id};
 use peergroup_group::node::Event;
+use peergroup_group::password::{PasswordInvitation, PasswordOptions};
 use peergroup_group::{CreateOptions, Invitation, Role};
 use peergroup_identity::IdentityInfo;
 use peergroup_net::Endpoint;
@@ -32,6 +34,8 @@ use crate::CliError;
 const NOTE: RecordType = RecordType::from_u128(0x0de7_0000_0000_4000_8000_6772_6f75_0001);
 /// The longest one step may take before the demo gives up.
 const GROUP_WAIT: Duration = Duration::from_secs(15);
+/// The demo group's password.
+const PASSWORD: &str = "demo: correct horse battery staple";
 /// How often a replica is looked at while waiting.
 const POLL: Duration = Duration::from_millis(2);
 
@@ -49,7 +53,14 @@ pub(crate) struct GroupReport {
     pub(crate) invite_ms: f64,
     /// Invitation in hand → joined, connected, admitted and holding alice's note (bob).
     pub(crate) join_ms: f64,
-    /// The same for carol, joining second.
+    /// alice setting the group password (OPAQUE registration, one Argon2id).
+    pub(crate) set_password_ms: f64,
+    /// What a wrong password got (from dave's endpoint).
+    pub(crate) wrong_password: String,
+    /// carol's password join: OPAQUE with the verifier alice (Argon2id included) until
+    /// carol held her credentials.
+    pub(crate) password_join_ms: f64,
+    /// carol: password in hand → credentials, connected, admitted and holding every note.
     pub(crate) second_join_ms: f64,
     /// The members alice lists, with their roles.
     pub(crate) members: Vec<MemberReport>,
@@ -191,16 +202,42 @@ pub(crate) async fn group_part(
     within("alice publishing", alice.add_record(note("alice: welcome"))).await?;
     let mut want = vec!["alice: welcome".to_owned()];
 
-    // bob is invited as a member, carol as an inviting member
+    // bob is invited as a member; alice sets a password, and carol joins with it
     let started = Instant::now();
     let bob_inv = invitation(&alice, bob_ep, Role::Member)?;
     let invite_ms = ms(started.elapsed());
-    let carol_inv = invitation(&alice, carol_ep, Role::InvitingMember)?;
     let (bob, join) = join_through(bob_ep, &bob_inv, options(), alice_ep, &want, "bob").await?;
     let join_ms = ms(join);
-    let (mut carol, join2) =
-        join_through(carol_ep, &carol_inv, options(), alice_ep, &want, "carol").await?;
-    let second_join_ms = ms(join2);
+    let started = Instant::now();
+    let pw_options = PasswordOptions { role: Role::InvitingMember, ..Default::default() };
+    let pw_inv =
+        within("alice setting a password", alice.set_password(PASSWORD, &pw_options)).await?;
+    let set_password_ms = ms(started.elapsed());
+    let pw_inv = PasswordInvitation::parse(&pw_inv.to_text())
+        .map_err(|e| CliError::runtime(format!("demo: group: password invitation: {e}")))?;
+    let started = Instant::now();
+    let mut carol = within(
+        "carol's password join",
+        Group::password_join(carol_ep, &pw_inv, PASSWORD, alice_ep.local_addr()?, options()),
+    )
+    .await?;
+    let password_join_ms = ms(started.elapsed());
+    within("carol connecting", carol.connect(alice_ep.local_addr()?)).await?;
+    until("carol holding every note", || async { Ok(notes(&carol).await? == want) }).await?;
+    let second_join_ms = ms(started.elapsed());
+    // then a wrong guess (from dave's endpoint): refused, reported at alice
+    let wrong = Group::password_join(
+        dave_ep,
+        &pw_inv,
+        "not the password",
+        alice_ep.local_addr()?,
+        options(),
+    )
+    .await;
+    let wrong_password = match wrong {
+        Err(e) => e.to_string(),
+        Ok(_) => return Err(CliError::runtime("demo: group: a wrong password was accepted")),
+    };
 
     // every member publishes; every replica gets every note
     within("bob publishing", bob.add_record(note("bob: hello"))).await?;
@@ -279,6 +316,9 @@ pub(crate) async fn group_part(
         create_ms,
         invite_ms,
         join_ms,
+        set_password_ms,
+        wrong_password,
+        password_join_ms,
         second_join_ms,
         members,
         records_published: 3,

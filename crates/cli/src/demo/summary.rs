@@ -197,7 +197,10 @@ pub(super) fn print_summary(r: &DemoReport) {
     row("alice created it (key, root cert, her GMC, properties)", time(p.create_ms));
     row("alice wrote bob's invitation from his identity info", time(p.invite_ms));
     row("bob: invitation in hand -> admitted, holding every note", time(p.join_ms));
-    row("carol (inviting member): the same", time(p.second_join_ms));
+    row("alice set a password (OPAQUE registration, Argon2id)", time(p.set_password_ms));
+    row("a wrong password", format!("\"{}\"", p.wrong_password));
+    row("carol's password join (OPAQUE with alice, Argon2id)", time(p.password_join_ms));
+    row("carol: password in hand -> admitted, holding every note", time(p.second_join_ms));
     row(
         format!("{} signed notes, one per member, at every member", p.records_published),
         time(p.publish_to_all_ms),
