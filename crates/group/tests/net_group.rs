@@ -409,3 +409,33 @@ async fn password_join_over_quic() {
     carol.close().await.unwrap();
     alice.close().await.unwrap();
 }
+
+/// Export and import of a group's replica: a new member fills its replica from the
+/// creator's export before it ever connects; the records go through the group's security.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_then_import_into_a_new_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || GroupOptions::default().data_dir(dir.path());
+    let (ea, eb) = (endpoint("alice").await, endpoint("bob").await);
+    let mut alice = Group::create(&ea, &CreateOptions::new("export"), opts()).unwrap();
+    alice.listen().await.unwrap();
+    alice.add_record(chat("one")).await.unwrap();
+    alice.add_record(chat("two")).await.unwrap();
+    let info = IdentityInfo::parse(&IdentityInfo::export(eb.identity())).unwrap();
+    let inv = alice.invite(&info, Role::Member, None).unwrap();
+    let name = alice.name().clone();
+    alice.close().await.unwrap();
+    let alice = Group::open(&ea, &name, opts()).unwrap();
+    let file = dir.path().join("club.export");
+    let n = alice.export(&file).unwrap();
+    assert!(n >= 4, "properties, membership, two records: {n}");
+    let mut bob = Group::join(&eb, &inv, opts()).unwrap();
+    let (stored, refused) = bob.import(&file).unwrap();
+    assert_eq!(refused, 0);
+    assert_eq!(stored, n);
+    bob.listen().await.unwrap();
+    assert_eq!(texts(&bob).await, ["one", "two"]);
+    assert!(matches!(bob.export(&file), Err(GroupNetError::Running { .. })));
+    bob.close().await.unwrap();
+    alice.close().await.unwrap();
+}
