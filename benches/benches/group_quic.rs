@@ -8,8 +8,9 @@
 //! * `password_join_ms`: a password join against the creator, Argon2id included — median
 //!   of 5 (each from a new identity, waiting out the per-address backoff is not needed:
 //!   every attempt succeeds);
-//! * `revocation_ms`: the creator revokes a member → the last of the other 19 peers lists
-//!   it revoked — median of 3 revocations;
+//! * `revocation_ms`: the creator revokes a member → the last of the other members still
+//!   in the group lists it revoked (a peer that has not learned it within 20 s is reported
+//!   on stderr and the wait moves on) — median of 3 revocations;
 //! * `ed25519_verify_per_sec`: the verify rate of this machine in the same run.
 //!
 //! Run with `cargo bench -p peergroup-benches --bench group_quic`. `GROUP_QUIC_RECORDS`
@@ -161,14 +162,21 @@ async fn run() {
         let target = members[k].0.peer_name().clone();
         let t = Instant::now();
         creator.revoke(&target).await.unwrap();
-        for (j, (_, g)) in members.iter().enumerate() {
-            if j == k {
-                continue;
+        // the members revoked before, and this one, are out of the group
+        for (_, g) in members.iter().skip(k + 1) {
+            let started = Instant::now();
+            while !g.members().await.unwrap().iter().any(|m| m.peer == target && m.revoked.is_some())
+            {
+                if started.elapsed() > Duration::from_secs(20) {
+                    eprintln!(
+                        "a peer never learned revocation {k}: admitted {:?}, status {:?}",
+                        g.admitted_peers().await.unwrap().len(),
+                        g.status()
+                    );
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            wait_until("a peer listing the revoked member", || async {
-                g.members().await.unwrap().iter().any(|m| m.peer == target && m.revoked.is_some())
-            })
-            .await;
         }
         revs.push(t.elapsed().as_secs_f64() * 1e3);
     }
