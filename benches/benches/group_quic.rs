@@ -165,7 +165,12 @@ async fn run() {
         // the members revoked before, and this one, are out of the group
         for (_, g) in members.iter().skip(k + 1) {
             let started = Instant::now();
-            while !g.members().await.unwrap().iter().any(|m| m.peer == target && m.revoked.is_some())
+            while !g
+                .members()
+                .await
+                .unwrap()
+                .iter()
+                .any(|m| m.peer == target && m.revoked.is_some())
             {
                 if started.elapsed() > Duration::from_secs(20) {
                     eprintln!(
