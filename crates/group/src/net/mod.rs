@@ -49,8 +49,10 @@
 
 mod driven;
 mod error;
+mod files;
 mod participant;
 mod password;
+mod typed;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -69,13 +71,19 @@ use peergroup_identity::IdentityInfo;
 use peergroup_net::driver::{self, DriverConfig, Handle};
 use peergroup_net::{Endpoint, Expect, ProtocolId};
 use ring::rand::SecureRandom;
-use serde::{Deserialize, Serialize};
+
 use tokio::sync::oneshot;
 
 pub use driven::GroupEvents;
 pub use error::{CommandFailure, GroupNetError};
+pub use files::{GroupSummary, delete_group, group_dir, identity_groups_dir, list_groups};
+use files::{
+    METADATA_FORMAT, Metadata, corrupt, metadata_chain, parse_name, read_metadata, summary,
+    write_metadata,
+};
 pub use participant::{PARTICIPANT_CLASSIFIER, ParticipantDelegation, participant_name};
 pub use password::{JOIN_PROTOCOL, JOIN_WAIT, PASSWORD_FILE};
+pub use typed::{Typed, TypedError};
 
 use crate::cert::Role;
 use crate::chain::{CertCache, Chain, Verifier};
@@ -101,8 +109,6 @@ pub const METADATA_FILE: &str = "group.json";
 pub const STORE_FILE: &str = "records.redb";
 /// Name of the group key file (creator only) in a group's directory.
 pub const KEY_FILE: &str = "group.key";
-
-const METADATA_FORMAT: &str = "peergroup-group/1";
 
 /// How a group is opened: where, and with which protocol settings.
 #[derive(Debug, Clone)]
@@ -159,154 +165,6 @@ impl GroupOptions {
             }),
         }
     }
-}
-
-/// The `group.json` of a group's directory.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Metadata {
-    format: String,
-    group: String,
-    friendly_name: String,
-    cloud: String,
-    member_data_lifetime_secs: u64,
-    presence_lifetime_secs: u64,
-    /// This member's chain (`group.md` §3.2), hex.
-    chain: String,
-}
-
-/// A group of an identity, as [`list_groups`] reads it from disk.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct GroupSummary {
-    /// The group's peer name.
-    pub name: PeerName,
-    /// Its friendly name (as of the last time the group was created, joined or closed).
-    pub friendly_name: String,
-    /// The PNRP cloud it registers in.
-    pub cloud: String,
-    /// This member's role.
-    pub role: Role,
-    /// This member's chain length (certificates, root included).
-    pub chain_len: usize,
-    /// When this member's certificate expires.
-    pub not_after: UnixTime,
-    /// Whether this identity holds the group key (the creator).
-    pub creator: bool,
-    /// The group's directory.
-    pub dir: PathBuf,
-}
-
-/// The directory of the groups of the identity with this authority.
-pub fn identity_groups_dir(
-    identity: &PeerName,
-    options: &GroupOptions,
-) -> Result<PathBuf, GroupNetError> {
-    Ok(options.data()?.join("groups").join(identity.authority().to_string()))
-}
-
-/// The directory of `group` for the identity of `endpoint`.
-pub fn group_dir(
-    endpoint: &Endpoint,
-    group: &PeerName,
-    options: &GroupOptions,
-) -> Result<PathBuf, GroupNetError> {
-    Ok(identity_groups_dir(endpoint.peer_name(), options)?.join(group.authority().to_string()))
-}
-
-/// The groups of the identity named `identity` (`PeerGroupEnum`), read from their
-/// metadata files without opening their stores (so also while they are open). A damaged
-/// directory is reported in the second list and does not hide the others.
-pub fn list_groups(
-    identity: &PeerName,
-    options: &GroupOptions,
-) -> Result<(Vec<GroupSummary>, Vec<GroupNetError>), GroupNetError> {
-    let dir = identity_groups_dir(identity, options)?;
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
-        Err(e) => return Err(GroupNetError::Io { operation: "list", path: dir, source: e }),
-    };
-    let mut found = Vec::new();
-    let mut damaged = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if !path.join(METADATA_FILE).exists() {
-            continue;
-        }
-        match read_metadata(&path).and_then(|m| summary(&path, &m)) {
-            Ok(s) => found.push(s),
-            Err(e) => damaged.push(e),
-        }
-    }
-    found.sort_by_key(|g| g.name.to_string());
-    Ok((found, damaged))
-}
-
-fn summary(dir: &Path, m: &Metadata) -> Result<GroupSummary, GroupNetError> {
-    let chain = metadata_chain(dir, m)?;
-    let leaf = chain.leaf().ok_or_else(|| corrupt(dir, "empty chain"))?;
-    Ok(GroupSummary {
-        name: parse_name(dir, &m.group)?,
-        friendly_name: m.friendly_name.clone(),
-        cloud: m.cloud.clone(),
-        role: leaf.role(),
-        chain_len: chain.certs().len(),
-        not_after: leaf.not_after(),
-        creator: dir.join(KEY_FILE).exists(),
-        dir: dir.to_path_buf(),
-    })
-}
-
-fn corrupt(dir: &Path, reason: impl Into<String>) -> GroupNetError {
-    GroupNetError::CorruptMetadata { path: dir.join(METADATA_FILE), reason: reason.into() }
-}
-
-fn parse_name(dir: &Path, s: &str) -> Result<PeerName, GroupNetError> {
-    PeerName::parse(s).map_err(|e| corrupt(dir, format!("group name: {e}")))
-}
-
-fn metadata_chain(dir: &Path, m: &Metadata) -> Result<Chain, GroupNetError> {
-    let bytes = hex::decode(&m.chain).map_err(|e| corrupt(dir, format!("chain: {e}")))?;
-    Chain::decode(&bytes).map_err(|e| corrupt(dir, format!("chain: {e}")))
-}
-
-fn read_metadata(dir: &Path) -> Result<Metadata, GroupNetError> {
-    let path = dir.join(METADATA_FILE);
-    let bytes = std::fs::read(&path).map_err(GroupNetError::io("read", &path))?;
-    if bytes.len() > 64 << 10 {
-        return Err(corrupt(dir, "larger than 64 KiB"));
-    }
-    let m: Metadata = serde_json::from_slice(&bytes).map_err(|e| corrupt(dir, e.to_string()))?;
-    if m.format != METADATA_FORMAT {
-        return Err(corrupt(dir, format!("unknown format {:?}", m.format)));
-    }
-    Ok(m)
-}
-
-fn write_metadata(dir: &Path, m: &Metadata) -> Result<(), GroupNetError> {
-    let path = dir.join(METADATA_FILE);
-    let bytes = serde_json::to_vec_pretty(m).map_err(|e| corrupt(dir, e.to_string()))?;
-    peergroup_base::fsutil::write_atomic(&path, &bytes).map_err(GroupNetError::io("write", &path))
-}
-
-/// Deletes a group's files (`PeerGroupDelete`): its replica, metadata and, for the
-/// creator, the group key. The group must not be open: its store is locked while open.
-pub fn delete_group(
-    endpoint: &Endpoint,
-    group: &PeerName,
-    options: &GroupOptions,
-) -> Result<(), GroupNetError> {
-    let dir = group_dir(endpoint, group, options)?;
-    if !dir.join(METADATA_FILE).exists() {
-        return Err(GroupNetError::NotFound { group: group.to_string(), path: dir });
-    }
-    // Opening the store proves nobody has it open.
-    drop(RedbStore::open(dir.join(STORE_FILE), options.limits)?);
-    std::fs::remove_dir_all(&dir).map_err(GroupNetError::io("remove", &dir))?;
-    if let Some(parent) = dir.parent() {
-        peergroup_base::fsutil::sync_dir(parent);
-    }
-    Ok(())
 }
 
 /// A store seen at one instant, for the provider during an import.
@@ -386,120 +244,6 @@ pub struct Group {
     participant: Option<peergroup_pnrp::net::Registration>,
     password: Option<Arc<std::sync::Mutex<crate::password::PasswordVerifier>>>,
     password_server: Option<tokio::task::JoinHandle<()>>,
-}
-
-/// Records of one type as values of `T` ([`Group::typed`]).
-#[derive(Debug)]
-pub struct Typed<'a, T> {
-    group: &'a Group,
-    record_type: peergroup_graph::RecordType,
-    _t: std::marker::PhantomData<fn() -> T>,
-}
-
-/// Why a typed record could not be used.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TypedError {
-    /// The group refused or failed.
-    #[error(transparent)]
-    Group(#[from] GroupNetError),
-    /// The value does not encode, or a stored payload does not decode as `T`.
-    #[error("record {id}: {reason}")]
-    Codec {
-        /// The record (nil for an encoding failure).
-        id: RecordId,
-        /// What postcard said.
-        reason: String,
-    },
-    /// The record is of another type.
-    #[error("record {id} is of type {found}, not {expected}")]
-    WrongType {
-        /// The record.
-        id: RecordId,
-        /// Its type.
-        found: peergroup_graph::RecordType,
-        /// The type asked for.
-        expected: peergroup_graph::RecordType,
-    },
-}
-
-impl<T: Serialize + serde::de::DeserializeOwned> Typed<'_, T> {
-    /// Adds a record holding `value`, living `lifetime`; returns its id.
-    pub async fn add(&self, value: &T, lifetime: Duration) -> Result<RecordId, TypedError> {
-        let payload = postcard::to_allocvec(value)
-            .map_err(|e| TypedError::Codec { id: RecordId::from_u128(0), reason: e.to_string() })?;
-        let id = random_record_id();
-        self.group.add_record(NewRecord::new(id, self.record_type, lifetime, payload)).await?;
-        Ok(id)
-    }
-
-    /// Replaces the value of a record (its creator or an administrator).
-    pub async fn update(&self, id: RecordId, value: &T) -> Result<(), TypedError> {
-        let payload = postcard::to_allocvec(value)
-            .map_err(|e| TypedError::Codec { id, reason: e.to_string() })?;
-        self.group
-            .update_record(RecordUpdate { id, payload: Some(payload), ..RecordUpdate::default() })
-            .await?;
-        Ok(())
-    }
-
-    /// The value of a record, if it is live here.
-    pub async fn get(&self, id: RecordId) -> Result<Option<T>, TypedError> {
-        match self.group.get(id).await? {
-            Some(r) => self.decode(&r).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// Every live record of the type, with its value; records whose payload does not
-    /// decode are left out and counted in the second value.
-    pub async fn all(&self) -> Result<(Vec<(Record, T)>, usize), TypedError> {
-        let records = self.group.enumerate(RecordFilter::Type(self.record_type)).await?;
-        let mut bad = 0;
-        let mut out = Vec::with_capacity(records.len());
-        for r in records {
-            match self.decode(&r) {
-                Ok(v) => out.push((r, v)),
-                Err(_) => bad += 1,
-            }
-        }
-        Ok((out, bad))
-    }
-
-    /// The value of `record`.
-    pub fn decode(&self, record: &Record) -> Result<T, TypedError> {
-        if record.record_type() != self.record_type {
-            return Err(TypedError::WrongType {
-                id: record.id(),
-                found: record.record_type(),
-                expected: self.record_type,
-            });
-        }
-        postcard::from_bytes(record.payload())
-            .map_err(|e| TypedError::Codec { id: record.id(), reason: e.to_string() })
-    }
-
-    /// The typed change an event reports, if it is one about this type: the change, the
-    /// record id, and the value when the record is live here.
-    pub async fn change_of(
-        &self,
-        event: &crate::node::Event,
-    ) -> Result<Option<(peergroup_graph::proto::RecordChange, RecordId, Option<T>)>, TypedError>
-    {
-        let crate::node::Event::Graph(peergroup_graph::proto::Event::RecordChanged {
-            change,
-            id,
-            record_type,
-            ..
-        }) = event
-        else {
-            return Ok(None);
-        };
-        if *record_type != self.record_type {
-            return Ok(None);
-        }
-        Ok(Some((*change, *id, self.get(*id).await?)))
-    }
 }
 
 /// What [`Group::connect_with_pnrp`] did.
