@@ -145,8 +145,16 @@ pub(crate) async fn join_over(
             Ok(Err(e)) => return Err(e.into()),
             Err(_) => return Err(stalled("the verifier did not answer in time")),
         };
-        // The joiner's Argon2id runs here (about 0.1 s): off the async workers.
-        let outcome = tokio::task::block_in_place(|| exchange.handle(&bytes, now(), &mut rng));
+        // The joiner's Argon2id runs here (about 0.1 s): on a blocking thread, off the
+        // async workers (and safe on a current-thread runtime).
+        let (back, outcome) = tokio::task::spawn_blocking(move || {
+            let mut rng = SystemRng::new();
+            let outcome = exchange.handle(&bytes, now(), &mut rng);
+            (exchange, outcome)
+        })
+        .await
+        .map_err(|e| stalled(&format!("the key stretching task failed: {e}")))?;
+        exchange = back;
         match outcome {
             JoinerOutcome::Reply(reply) => stream.send(&ByteBuf::from(reply)).await?,
             JoinerOutcome::Joined(chain) => return Ok(chain),
