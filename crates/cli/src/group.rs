@@ -679,7 +679,8 @@ async fn show_address(
         Endpoint::bind(identity.clone(), EndpointConfig::with_bind(([0, 0, 0, 0], 0).into()))
             .await?;
     let pnrp = start_pnrp(&endpoint, identity, seeds).await?;
-    let name = peergroup_group::net::participant_name(&g.name);
+    let name = peergroup_group::net::participant_name(&g.name)
+        .map_err(|e| CliError::runtime(e.to_string()))?;
     let options =
         peergroup_pnrp::net::ResolveOptions::default().with_max_results(16).with_timeout(PUSH_WAIT);
     let found = pnrp.resolve(&name, options).await;

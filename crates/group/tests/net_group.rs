@@ -251,7 +251,7 @@ async fn participants_register_and_find_each_other_in_pnrp() {
     // chain of a group of her own: refused
     let carols = Group::create(&ec, &CreateOptions::new("pnrp-club"), opts()).unwrap();
     let forged = RegisterRequest::new(
-        participant_name(alice.name()),
+        participant_name(alice.name()).unwrap(),
         CpaSigner::from_identity(ec.identity())
             .with_delegation(carols.local().chain.chain().encode()),
         vec![ec.local_addr().unwrap()],
@@ -260,7 +260,7 @@ async fn participants_register_and_find_each_other_in_pnrp() {
     assert!(err.to_string().contains("delegation"), "{err}");
     // and without any delegation the name is not hers either
     let bare = RegisterRequest::new(
-        participant_name(alice.name()),
+        participant_name(alice.name()).unwrap(),
         CpaSigner::from_identity(ec.identity()),
         vec![ec.local_addr().unwrap()],
     );
@@ -270,7 +270,7 @@ async fn participants_register_and_find_each_other_in_pnrp() {
     assert!(found.is_empty(), "carol's own group has no other participant: {found:?}");
     let options = peergroup_pnrp::net::ResolveOptions::default().with_max_results(16);
     found = pc
-        .resolve(&participant_name(alice.name()), options)
+        .resolve(&participant_name(alice.name()).unwrap(), options)
         .await
         .unwrap()
         .into_iter()

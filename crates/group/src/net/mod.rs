@@ -662,7 +662,7 @@ impl Group {
             .with_delegation(self.local.chain.chain().encode());
         let endpoints = peergroup_pnrp::net::auto_endpoints(self.me.addr);
         let request = peergroup_pnrp::proto::RegisterRequest::new(
-            participant_name(&self.name),
+            participant_name(&self.name)?,
             signer,
             endpoints,
         );
@@ -684,7 +684,7 @@ impl Group {
             .with_max_results(16)
             .with_timeout(timeout);
         let me = self.local.identity.public_key();
-        match pnrp.resolve(&participant_name(&self.name), options).await {
+        match pnrp.resolve(&participant_name(&self.name)?, options).await {
             Ok(instances) => Ok(instances
                 .into_iter()
                 .filter(|i| i.signer != me)

@@ -22,12 +22,12 @@ use crate::error::{ChainError, DecodeError};
 /// The classifier of participant names.
 pub const PARTICIPANT_CLASSIFIER: &str = "participant";
 
-/// `<group authority>.participant` for the group with this peer name.
-pub fn participant_name(group: &PeerName) -> PeerName {
-    // Invariant: "participant" is a valid classifier.
-    #[allow(clippy::expect_used)]
-    let classifier = Classifier::new(PARTICIPANT_CLASSIFIER).expect("a valid classifier");
-    PeerName::new(*group.authority(), classifier)
+/// `<group authority>.participant` for the group with this peer name. (The classifier is
+/// a constant that always passes the name rules; the error cannot happen in practice.)
+pub fn participant_name(group: &PeerName) -> Result<PeerName, crate::GroupError> {
+    let classifier = Classifier::new(PARTICIPANT_CLASSIFIER)
+        .map_err(|e| crate::GroupError::InvalidArgument(format!("participant classifier: {e}")))?;
+    Ok(PeerName::new(*group.authority(), classifier))
 }
 
 /// The [`DelegationValidator`] of participant registrations (see the module docs). Keeps
