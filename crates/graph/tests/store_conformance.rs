@@ -493,5 +493,24 @@ macro_rules! suite {
 
 suite!(mem, open_mem);
 suite!(redb, open_redb);
+suite!(redb_deferred, open_redb_deferred);
+
+/// Deferred writes are kept when the store is flushed or dropped, and lost by neither.
+#[test]
+fn redb_deferred_writes_survive_flush_and_drop() {
+    let (mut s, dir) = open_redb_deferred(RecordLimits::default());
+    let path = s.path().to_path_buf();
+    s.apply(&rec(1, 10, "0.alice", 0), NOW).unwrap();
+    s.flush().unwrap();
+    for i in 2..=3000u128 {
+        s.apply(&rec(i, 10, "0.alice", 0), NOW).unwrap();
+    }
+    assert_eq!(s.len().unwrap(), 3000);
+    drop(s);
+    let s = peergroup_graph::RedbStore::open(&path, RecordLimits::default()).unwrap();
+    assert_eq!(s.len().unwrap(), 3000);
+    assert!(s.get(&rid(3000), NOW).unwrap().is_some());
+    drop(dir);
+}
 #[cfg(feature = "sled")]
 suite!(sled, open_sled);

@@ -439,3 +439,46 @@ async fn export_then_import_into_a_new_member() {
     bob.close().await.unwrap();
     alice.close().await.unwrap();
 }
+
+/// A member closes its group and opens it again on the same endpoint (the QUIC connection
+/// to the other member stays up): it is admitted again, and records written while it was
+/// away reach it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_and_reopen_on_the_same_endpoint_reconnects() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || GroupOptions::default().data_dir(dir.path());
+    let (ea, eb) = (endpoint("alice").await, endpoint("bob").await);
+    let mut a = Group::create(&ea, &CreateOptions::new("reopen"), opts()).unwrap();
+    a.listen().await.unwrap();
+    let info = IdentityInfo::parse(&IdentityInfo::export(eb.identity())).unwrap();
+    let inv = a.invite(&info, Role::Member, None).unwrap();
+    let mut b = Group::join(&eb, &inv, opts()).unwrap();
+    b.connect(ea.local_addr().unwrap()).await.unwrap();
+    a.add_record(chat("before")).await.unwrap();
+    eventually("bob holds the first note", || {
+        let b = &b;
+        async move { (texts(b).await == ["before"]).then_some(()) }
+    })
+    .await;
+    let name = b.name().clone();
+    b.close().await.unwrap();
+    a.add_record(chat("while away")).await.unwrap();
+
+    let mut b = Group::open(&eb, &name, opts()).unwrap();
+    b.connect(ea.local_addr().unwrap()).await.unwrap();
+    eventually("bob, reopened, holds the note written while he was away", || {
+        let b = &b;
+        async move { (texts(b).await == ["before", "while away"]).then_some(()) }
+    })
+    .await;
+    b.add_record(chat("back")).await.unwrap();
+    eventually("alice holds bob's new note", || {
+        let a = &a;
+        async move { (texts(a).await.len() == 3).then_some(()) }
+    })
+    .await;
+    b.close().await.unwrap();
+    a.close().await.unwrap();
+    eb.close().await;
+    ea.close().await;
+}

@@ -392,13 +392,23 @@ async fn write_peer<M: Serialize + Send + Sync>(
 }
 
 /// Reads every frame of one inbound stream and hands it to the actor.
+///
+/// It stops as soon as the actor is gone (every handle of the protocol dropped), not at the
+/// next frame: dropping the stream tells the peer at once (QUIC `STOP_SENDING`), so that
+/// its writer's next write fails and it opens a stream to whatever handler this endpoint
+/// registers next — otherwise the first message after a close and reopen of the protocol
+/// on the same endpoint would be read here and lost.
 async fn read_stream<M: DeserializeOwned>(
     mut stream: FramedStream,
     inbound: mpsc::Sender<(PeerAddr, M)>,
 ) {
     let from = PeerAddr { node: stream.remote.node_id, addr: stream.remote_addr };
     loop {
-        match stream.recv::<M>().await {
+        let frame = tokio::select! {
+            frame = stream.recv::<M>() => frame,
+            () = inbound.closed() => break,
+        };
+        match frame {
             Ok(Some(msg)) => {
                 if inbound.send((from, msg)).await.is_err() {
                     break;

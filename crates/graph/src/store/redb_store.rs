@@ -1,11 +1,18 @@
 //! [`RedbStore`]: the default on-disk record store, on redb 4.x (one file).
 //!
 //! Each table of the layout (`proto-specs/graph.md` §5) is a redb table with `&[u8]` keys and
-//! values. Every write transaction commits with `Durability::Immediate` and two-phase
-//! commit (see `reference/deps-notes.md` §3: `Durability::None` commits are lost on a
+//! values. In [`WriteMode::Durable`] (the default) every write transaction commits with
+//! `Durability::Immediate` and two-phase commit (`Durability::None` commits are lost on a
 //! crash, and two-phase commit protects against a crash during repair), so an
 //! `apply`/`apply_batch` that returns `Ok` survives `kill -9`. Batch records (one
 //! `apply_batch` per flooded batch): a commit costs an fsync.
+//!
+//! In [`WriteMode::Deferred`] the writes of many calls share one open redb write
+//! transaction ([`MAX_PENDING_WRITES`] calls at most), which reads also go through, so
+//! they see every write at once; it is committed by the next durable write or
+//! [`flush`](crate::store::RecordStore::flush) (one fsync for all of them). A commit per
+//! received record cost more than verifying its signature; sharing it is what lets a
+//! receiver store records at the rate it verifies them.
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -56,7 +63,15 @@ pub(crate) struct RedbBackend {
     mode: WriteMode,
     /// Deferred commits not yet followed by a durable one.
     dirty: bool,
+    /// The open transaction of deferred writes (none in durable mode).
+    pending: Option<redb::WriteTransaction>,
+    /// Write calls in `pending`.
+    pending_writes: usize,
 }
+
+/// Deferred write calls that share one transaction before it is committed (without an
+/// fsync) and a new one begun: bounds the memory an open transaction holds.
+pub(crate) const MAX_PENDING_WRITES: usize = 8_192;
 
 /// Runs redb code, turning a panic into [`GraphError::CorruptStore`].
 ///
@@ -162,6 +177,58 @@ impl KvRead for RedbRead<'_> {
     }
 }
 
+/// Reads through the open transaction of deferred writes, so they see those writes.
+struct RedbPendingRead<'a> {
+    txn: &'a redb::WriteTransaction,
+    path: &'a Path,
+}
+
+impl KvRead for RedbPendingRead<'_> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, GraphError> {
+        let t = self.txn.open_table(def(table)).map_err(map_err(self.path, "open table"))?;
+        let v = t.get(key).map_err(map_err(self.path, "read"))?;
+        Ok(v.map(|g| g.value().to_vec()))
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        reverse: bool,
+        visit: &mut Visitor<'_>,
+    ) -> Result<(), GraphError> {
+        let t = self.txn.open_table(def(table)).map_err(map_err(self.path, "open table"))?;
+        let range = t.range::<&[u8]>((lower, upper)).map_err(map_err(self.path, "scan"))?;
+        let mut step = |item: Result<
+            (redb::AccessGuard<'_, Bytes>, redb::AccessGuard<'_, Bytes>),
+            redb::StorageError,
+        >| {
+            let (k, v) = item.map_err(map_err(self.path, "scan"))?;
+            visit(k.value(), v.value())
+        };
+        if reverse {
+            for item in range.rev() {
+                if !step(item)? {
+                    break;
+                }
+            }
+        } else {
+            for item in range {
+                if !step(item)? {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn count(&self, table: Table) -> Result<u64, GraphError> {
+        let t = self.txn.open_table(def(table)).map_err(map_err(self.path, "open table"))?;
+        t.len().map_err(map_err(self.path, "count"))
+    }
+}
+
 struct RedbWrite<'t> {
     // In `Table::ALL` order.
     tables: Vec<redb::Table<'t, Bytes, Bytes>>,
@@ -213,9 +280,12 @@ impl KvBackend for RedbBackend {
         &self,
         f: impl FnOnce(&dyn KvRead) -> Result<R, GraphError>,
     ) -> Result<R, GraphError> {
-        self.guarded(|| {
-            let txn = self.db.begin_read().map_err(map_err(&self.path, "begin read"))?;
-            f(&RedbRead { txn, path: &self.path })
+        self.guarded(|| match &self.pending {
+            Some(txn) => f(&RedbPendingRead { txn, path: &self.path }),
+            None => {
+                let txn = self.db.begin_read().map_err(map_err(&self.path, "begin read"))?;
+                f(&RedbRead { txn, path: &self.path })
+            }
         })
     }
 
@@ -226,14 +296,17 @@ impl KvBackend for RedbBackend {
         let path = self.path.as_path();
         let db = &self.db;
         let mode = self.mode;
+        let mut pending = self.pending.take();
+        let pending_writes = self.pending_writes + 1;
         let run = || {
-            let mut txn = db.begin_write().map_err(map_err(path, "begin write"))?;
-            let durability = match mode {
-                WriteMode::Durable => Durability::Immediate,
-                WriteMode::Deferred => Durability::None,
+            let mut txn = match pending.take() {
+                Some(txn) => txn,
+                None => {
+                    let mut txn = db.begin_write().map_err(map_err(path, "begin write"))?;
+                    txn.set_two_phase_commit(true);
+                    txn
+                }
             };
-            txn.set_durability(durability).map_err(map_err(path, "set durability"))?;
-            txn.set_two_phase_commit(true);
             let result = {
                 let mut tables = Vec::with_capacity(Table::ALL.len());
                 for t in Table::ALL {
@@ -243,23 +316,45 @@ impl KvBackend for RedbBackend {
                 f(&mut w)
             };
             match result {
-                Ok(v) => {
-                    txn.commit().map_err(map_err(path, "commit"))?;
-                    Ok(v)
-                }
+                Ok(v) => match mode {
+                    WriteMode::Deferred if pending_writes < MAX_PENDING_WRITES => {
+                        Ok((v, Some(txn)))
+                    }
+                    WriteMode::Deferred | WriteMode::Durable => {
+                        let durability = match mode {
+                            WriteMode::Durable => Durability::Immediate,
+                            WriteMode::Deferred => Durability::None,
+                        };
+                        txn.set_durability(durability).map_err(map_err(path, "set durability"))?;
+                        txn.commit().map_err(map_err(path, "commit"))?;
+                        Ok((v, None))
+                    }
+                },
                 Err(e) => {
-                    // Nothing of the failed transaction is kept; an abort error adds nothing.
+                    // Nothing of the failed transaction is kept (in deferred mode, neither
+                    // are the deferred writes before it in the same transaction: like a
+                    // crash, they can be synchronised again); an abort error adds nothing.
                     let _ = txn.abort();
                     Err(e)
                 }
             }
         };
         let r = self.guarded(run);
-        if r.is_ok() {
-            // a durable commit also makes the deferred ones before it durable
-            self.dirty = mode == WriteMode::Deferred;
+        match r {
+            Ok((v, still_pending)) => {
+                self.pending_writes = if still_pending.is_some() { pending_writes } else { 0 };
+                if still_pending.is_none() {
+                    // a durable commit also makes the deferred ones before it durable
+                    self.dirty = mode == WriteMode::Deferred;
+                }
+                self.pending = still_pending;
+                Ok(v)
+            }
+            Err(e) => {
+                self.pending_writes = 0;
+                Err(e)
+            }
         }
-        r
     }
 
     fn set_write_mode(&mut self, mode: WriteMode) {
@@ -267,21 +362,39 @@ impl KvBackend for RedbBackend {
     }
 
     fn flush(&mut self) -> Result<(), GraphError> {
-        if !self.dirty {
+        let pending = self.pending.take();
+        self.pending_writes = 0;
+        if !self.dirty && pending.is_none() {
             return Ok(());
         }
         let path = self.path.as_path();
         let db = &self.db;
-        // An empty transaction committed with `Durability::Immediate` persists every
-        // `Durability::None` commit before it (redb's persistence rule).
+        // The open transaction of deferred writes, or an empty one, committed with
+        // `Durability::Immediate`: it persists every `Durability::None` commit before it
+        // (redb's persistence rule).
         self.guarded(|| {
-            let mut txn = db.begin_write().map_err(map_err(path, "begin write"))?;
+            let mut txn = match pending {
+                Some(txn) => txn,
+                None => {
+                    let mut txn = db.begin_write().map_err(map_err(path, "begin write"))?;
+                    txn.set_two_phase_commit(true);
+                    txn
+                }
+            };
             txn.set_durability(Durability::Immediate).map_err(map_err(path, "set durability"))?;
-            txn.set_two_phase_commit(true);
             txn.commit().map_err(map_err(path, "flush"))
         })?;
         self.dirty = false;
         Ok(())
+    }
+}
+
+impl Drop for RedbBackend {
+    fn drop(&mut self) {
+        // Deferred writes not yet committed: keep them, as a flush would.
+        if self.pending.is_some() {
+            let _ = KvBackend::flush(self);
+        }
     }
 }
 
@@ -334,6 +447,8 @@ impl RedbStore {
             poisoned: AtomicBool::new(false),
             mode: WriteMode::Durable,
             dirty: false,
+            pending: None,
+            pending_writes: 0,
         };
         Ok(RedbStore { inner: KvStore::open(backend, limits)? })
     }

@@ -68,6 +68,15 @@ pub(crate) fn open_redb(limits: RecordLimits) -> (RedbStore, Guard) {
     (store, Some(dir))
 }
 
+/// A redb store in [`peergroup_graph::WriteMode::Deferred`], as the drivers use it: its
+/// writes share one open transaction, which reads go through.
+#[allow(dead_code)] // not every test binary that includes `common` uses it
+pub(crate) fn open_redb_deferred(limits: RecordLimits) -> (RedbStore, Guard) {
+    let (mut store, dir) = open_redb(limits);
+    peergroup_graph::RecordStore::set_write_mode(&mut store, peergroup_graph::WriteMode::Deferred);
+    (store, dir)
+}
+
 #[cfg(feature = "sled")]
 pub(crate) fn open_sled(limits: RecordLimits) -> (peergroup_graph::SledStore, Guard) {
     let dir = tempfile::tempdir().unwrap();
