@@ -180,6 +180,15 @@ pub trait Protocol {
         input: Input<Self::Message, Self::Command, Self::Timer>,
         out: &mut OutboxOf<Self>,
     );
+
+    /// A hint from a driver that has `batch` — messages received together, in arrival
+    /// order — queued, before it hands them to [`handle`](Protocol::handle) one by one: a
+    /// protocol may do work for all of them at once here, such as verifying their
+    /// signatures on several cores. It must not change what `handle` then outputs; the
+    /// default does nothing. Simulators need not call it.
+    fn prepare(&mut self, now: Now, batch: &[(PeerAddr, Self::Message)]) {
+        let _ = (now, batch);
+    }
 }
 
 /// The [`Input`] type of a protocol.

@@ -139,6 +139,25 @@ pub enum Event {
         /// Its role.
         role: Role,
     },
+    /// The group's properties changed (friendly name or comment, set by the creator), or
+    /// arrived for the first time (`PEER_GROUP_EVENT_PROPERTY_CHANGED`). The graph's
+    /// `RecordChanged` of the properties record is raised too.
+    PropertyChanged {
+        /// The properties now.
+        properties: crate::records::GroupProperties,
+    },
+    /// A neighbour or direct connection to a peer could not be made
+    /// (`PEER_GROUP_EVENT_CONNECTION_FAILED`); raised beside the graph's `Neighbour` or
+    /// `Direct` event with [`ConnectionChange::Failed`](peergroup_graph::proto::ConnectionChange),
+    /// and by the network driver when no address of a member answers.
+    ConnectionFailed {
+        /// The address tried.
+        addr: std::net::SocketAddr,
+        /// The peer's node id, when known.
+        node: Option<NodeId>,
+        /// Why.
+        reason: String,
+    },
     /// A password join failed at this node, the verifier: wrong password, locked,
     /// throttled, abandoned or malformed (`AuthenticationFailed` of Windows' password
     /// path).
@@ -347,6 +366,34 @@ impl<S: RecordStore> GroupNode<S> {
         self.graph.provider().local()
     }
 
+    /// The group events a graph event implies: `PropertyChanged`, `ConnectionFailed`.
+    fn derived_event(&self, now: Now, e: &GraphEvent, out: &mut Out) {
+        use peergroup_graph::proto::{ConnectionChange, RecordChange};
+        match e {
+            GraphEvent::RecordChanged {
+                change: RecordChange::Added | RecordChange::Updated,
+                id,
+                record_type,
+                ..
+            } if *record_type == PROPERTIES_TYPE => {
+                if let Ok(Some(r)) = self.graph.store().get(id, now.unix)
+                    && let Ok(properties) = crate::records::GroupProperties::decode(r.payload())
+                {
+                    out.emit(Event::PropertyChanged { properties });
+                }
+            }
+            GraphEvent::Neighbour { peer, change: ConnectionChange::Failed(error) }
+            | GraphEvent::Direct { peer, change: ConnectionChange::Failed(error) } => {
+                out.emit(Event::ConnectionFailed {
+                    addr: peer.addr,
+                    node: Some(peer.node),
+                    reason: error.to_string(),
+                });
+            }
+            _ => {}
+        }
+    }
+
     /// Runs the graph core on one input and translates its outputs.
     fn run_graph(
         &mut self,
@@ -365,7 +412,10 @@ impl<S: RecordStore> GroupNode<S> {
             for o in scratch.drain() {
                 match o {
                     Output::Send { to, msg } => self.send_graph(now, to, msg, out),
-                    Output::Emit(e) => out.emit(Event::Graph(e)),
+                    Output::Emit(e) => {
+                        self.derived_event(now, &e, out);
+                        out.emit(Event::Graph(e));
+                    }
                     Output::SetTimer { at, timer } => out.set_timer(at, Timer::Graph(timer)),
                     Output::Disconnect(p) => {
                         self.forget(&p.node);
@@ -814,6 +864,18 @@ impl<S: RecordStore> Protocol for GroupNode<S> {
     type Command = Command;
     type Event = Event;
     type Timer = Timer;
+
+    /// The graph messages of admitted peers in `batch` go to the graph's
+    /// [`prepare_messages`](peergroup_graph::proto::GraphNode::prepare_messages): the record
+    /// signatures of a burst of flooded records are verified on every core.
+    fn prepare(&mut self, now: Now, batch: &[(PeerAddr, Message)]) {
+        let peers = &self.peers;
+        let msgs = batch.iter().filter_map(|(from, m)| match m {
+            Message::Graph(g) if peers.get(&from.node).is_some_and(|p| p.admitted) => Some(g),
+            _ => None,
+        });
+        self.graph.prepare_messages(now, msgs);
+    }
 
     fn handle(&mut self, now: Now, input: Input<Message, Command, Timer>, out: &mut Out) {
         match input {

@@ -322,7 +322,28 @@ async fn properties_typed_records_and_direct_data() {
             .map(|_| ())
     })
     .await;
+    let e = next_event(&mut bob_events, "PropertyChanged at bob", |e| {
+        matches!(e, Event::PropertyChanged { properties } if properties.friendly_name == "Renamed club")
+    })
+    .await;
+    let Event::PropertyChanged { properties } = e else { unreachable!() };
+    assert_eq!(properties.comment, "meets on Tuesdays");
     assert!(bob.set_properties(Some("mine now"), None).await.is_err());
+
+    // a connect that reaches nobody fails, and says so as an event too
+    let nobody = {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap()
+    };
+    let mut bob_failures = bob.events();
+    assert!(bob.connect(nobody).await.is_err());
+    let e = next_event(&mut bob_failures, "ConnectionFailed", |e| {
+        matches!(e, Event::ConnectionFailed { .. })
+    })
+    .await;
+    let Event::ConnectionFailed { addr, node, reason } = e else { unreachable!() };
+    assert_eq!((addr, node), (nobody, None));
+    assert!(!reason.is_empty());
     assert_eq!(alice.summary().unwrap().friendly_name, "Renamed club");
 
     // typed records

@@ -175,6 +175,7 @@ where
         events: Some(event_tx),
         inbound_tx,
         down_tx,
+        received: Vec::new(),
     };
     tokio::spawn(actor.run(cmd_rx, urgent_rx, incoming, inbound_rx, down_rx));
     Ok((Handle { commands: cmd_tx, urgent: urgent_tx }, Events { rx: event_rx }))
@@ -194,7 +195,12 @@ struct Actor<P: Protocol> {
     events: Option<mpsc::Sender<P::Event>>,
     inbound_tx: mpsc::Sender<(PeerAddr, P::Message)>,
     down_tx: mpsc::UnboundedSender<PeerAddr>,
+    /// The buffer of [`Actor::received`], kept for reuse.
+    received: Vec<(PeerAddr, P::Message)>,
 }
+
+/// Received messages handed to [`Protocol::prepare`] together, at most.
+const MAX_RECEIVED_BATCH: usize = 256;
 
 impl<P> Actor<P>
 where
@@ -233,7 +239,7 @@ where
                     }
                     tokio::spawn(read_stream::<P::Message>(stream, self.inbound_tx.clone()));
                 }
-                Some((from, msg)) = inbound.recv() => self.handle(Input::Recv { from, msg }).await,
+                Some(first) = inbound.recv() => self.received(first, &mut inbound).await,
                 Some(peer) = down.recv() => {
                     if self.peers.get(&peer.node).is_some_and(|(_, tx)| tx.is_closed()) {
                         self.peers.remove(&peer.node);
@@ -244,6 +250,32 @@ where
             }
         }
         debug!(protocol = %self.protocol, "driver stopped: all handles dropped");
+    }
+
+    /// Handles `first` and whatever else is already queued behind it (at most
+    /// [`MAX_RECEIVED_BATCH`]), after letting the protocol
+    /// [`prepare`](Protocol::prepare) them as one batch.
+    async fn received(
+        &mut self,
+        first: (PeerAddr, P::Message),
+        inbound: &mut mpsc::Receiver<(PeerAddr, P::Message)>,
+    ) {
+        let mut batch = std::mem::take(&mut self.received);
+        batch.push(first);
+        while batch.len() < MAX_RECEIVED_BATCH {
+            match inbound.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        if batch.len() > 1 {
+            let now = self.now();
+            self.state.prepare(now, &batch);
+        }
+        for (from, msg) in batch.drain(..) {
+            self.handle(Input::Recv { from, msg }).await;
+        }
+        self.received = batch;
     }
 
     /// Whether some peer's queue is over [`DriverConfig::pause_commands_above`].

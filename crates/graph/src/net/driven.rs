@@ -201,6 +201,10 @@ where
     type Event = Never;
     type Timer = DrivenTimer;
 
+    fn prepare(&mut self, now: Now, batch: &[(peergroup_base::PeerAddr, Message)]) {
+        self.node.prepare(now, batch);
+    }
+
     fn handle(
         &mut self,
         now: Now,

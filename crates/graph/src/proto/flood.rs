@@ -51,6 +51,34 @@ pub(crate) enum Verdict {
 }
 
 impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
+    /// Lets the security provider [`prepare`](SecurityProvider::prepare) the records of
+    /// the flooded messages (`Push`, `Custody`) among `msgs` as one batch, before they are
+    /// handled one by one — a driver's [`Protocol::prepare`](peergroup_base::Protocol)
+    /// hint. Records that do not decode, or that this node already holds, are left out.
+    /// It changes no verdict: the provider only does early what `validate` would do.
+    pub fn prepare_messages<'a>(&mut self, now: Now, msgs: impl IntoIterator<Item = &'a Message>) {
+        let limits = *self.store.limits();
+        let mut records = Vec::new();
+        for m in msgs {
+            let (Message::Push { record, .. } | Message::Custody { record }) = m else {
+                continue;
+            };
+            let Ok(r) = record.to_record(&limits) else {
+                continue;
+            };
+            if self.store.digest(&r.id(), now.unix).ok().flatten() == Some(r.digest()) {
+                continue;
+            }
+            records.push(r);
+        }
+        if records.len() > 1 {
+            let refs: Vec<&Record> = records.iter().collect();
+            let view = StoreView { store: &self.store, now: now.unix };
+            let cx = ProviderContext { graph: &self.graph, now: now.unix, records: &view };
+            self.provider.prepare(&cx, &refs);
+        }
+    }
+
     /// The full path of a record from a peer: decode and check, compare with the stored
     /// version, validate with the provider, observe its clock, store.
     pub(crate) fn receive_record(

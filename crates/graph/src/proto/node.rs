@@ -674,6 +674,10 @@ impl<S: RecordStore, P: SecurityProvider> Protocol for GraphNode<S, P> {
         }
         self.update_status(out);
     }
+
+    fn prepare(&mut self, now: Now, batch: &[(PeerAddr, Message)]) {
+        self.prepare_messages(now, batch.iter().map(|(_, m)| m));
+    }
 }
 
 impl<S, P> std::fmt::Debug for GraphNode<S, P> {

@@ -203,6 +203,10 @@ impl Protocol for Driven {
     type Event = Never;
     type Timer = DrivenTimer;
 
+    fn prepare(&mut self, now: Now, batch: &[(peergroup_base::PeerAddr, Message)]) {
+        self.node.prepare(now, batch);
+    }
+
     fn handle(
         &mut self,
         now: Now,

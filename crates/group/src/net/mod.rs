@@ -89,7 +89,7 @@ use crate::cert::Role;
 use crate::chain::{CertCache, Chain, Verifier};
 use crate::group::{CreateOptions, GroupKey, LocalMember, create_group, graph_id};
 use crate::invitation::{Invitation, InviteOptions};
-use crate::node::{ChannelBinding, Command, GroupNode, MemberInfo};
+use crate::node::{ChannelBinding, Command, Event, GroupNode, MemberInfo};
 use crate::records::{
     DEFAULT_MEMBER_DATA_LIFETIME, DEFAULT_PRESENCE_LIFETIME, GroupProperties, PROPERTIES_TYPE,
     RevocationReason, properties_id,
@@ -613,16 +613,29 @@ impl Group {
     /// the node if needed; returns who answered there. Admission and synchronisation
     /// follow asynchronously: watch [`events`](Group::events) or
     /// [`wait_status`](Group::wait_status).
+    ///
+    /// A failure is returned and also raised as [`Event::ConnectionFailed`].
     pub async fn connect(&mut self, addr: SocketAddr) -> Result<PeerAddr, GroupNetError> {
         self.listen().await?;
-        let conn = match tokio::time::timeout(
+        let dialled = match tokio::time::timeout(
             self.connect_timeout,
             self.endpoint.connect(addr, Expect::Any),
         )
         .await
         {
-            Ok(c) => c?,
-            Err(_) => return Err(GroupNetError::ConnectTimeout { addr }),
+            Ok(c) => c.map_err(GroupNetError::from),
+            Err(_) => Err(GroupNetError::ConnectTimeout { addr }),
+        };
+        let conn = match dialled {
+            Ok(c) => c,
+            Err(e) => {
+                self.shared.publish_event(Event::ConnectionFailed {
+                    addr,
+                    node: None,
+                    reason: e.to_string(),
+                });
+                return Err(e);
+            }
         };
         let peer = PeerAddr { node: conn.remote().node_id, addr };
         match self.run_one(Command::Graph(GraphCommand::Connect(peer)), false, "Connect").await {
