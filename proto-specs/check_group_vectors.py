@@ -498,7 +498,7 @@ class GroupChecker:
             body += bytes32(chain)
         elif what == "JoinRefused":
             code = int(v["refusal"])
-            if not 1 <= code <= 7:
+            if not 1 <= code <= 8:
                 raise Mismatch("refusal code")
             body += u8(code) + u32(int(v["retry_after"]))
         expect("encoding", body.hex(), v["encoding"])

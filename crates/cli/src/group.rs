@@ -860,6 +860,14 @@ fn print_event(e: &Event) -> Result<(), CliError> {
         Event::PasswordJoinFailed { peer, reason } => {
             format!("password join {} node {} refused: {reason}", peer.addr, peer.node)
         }
+        Event::PropertyChanged { properties } => format!(
+            "properties friendly name {:?} comment {:?}",
+            properties.friendly_name, properties.comment
+        ),
+        Event::ConnectionFailed { addr, node, reason } => match node {
+            Some(n) => format!("connection failed {addr} node {n}: {reason}"),
+            None => format!("connection failed {addr}: {reason}"),
+        },
         Event::Graph(g) => match g {
             GraphEvent::Status(s) => format!(
                 "status listening={} connected={} synchronized={}",

@@ -392,6 +392,10 @@ pub enum PasswordError {
     /// longer issues the password's role, or the password was replaced (refusal 7).
     #[error("the verifier cannot issue credentials now")]
     Unavailable,
+    /// The joiner's identity holds a revoked membership of the group: a password does not
+    /// undo a revocation (refusal 8).
+    #[error("this identity's membership of the group was revoked; a password does not undo that")]
+    Revoked,
     /// The joiner left the exchange before confirming the password (connection closed,
     /// timed out). The attempt counts as a failure.
     #[error("the joiner abandoned the exchange")]

@@ -853,6 +853,17 @@ impl<S: RecordStore> GroupNode<S> {
         out
     }
 
+    /// The revoked certificate of the membership held by the identity with this
+    /// authority, if a revocation covers it (the password verifier's check, `group.md`
+    /// §13.3 refusal 8).
+    pub fn revoked_identity(
+        &mut self,
+        now: UnixTime,
+        authority: &peergroup_base::Authority,
+    ) -> Option<CertId> {
+        self.members(now).into_iter().find(|m| m.peer.authority() == authority)?.revoked
+    }
+
     /// The chain of the local member.
     pub fn local_chain(&self) -> Option<&Chain> {
         self.local().map(|l| l.chain.chain())

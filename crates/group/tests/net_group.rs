@@ -428,6 +428,34 @@ async fn password_join_over_quic() {
     assert!(!carol.dir().join(peergroup_group::net::PASSWORD_FILE).exists());
     assert!(alice.dir().join(peergroup_group::net::PASSWORD_FILE).exists());
     carol.close().await.unwrap();
+
+    // a password does not undo a revocation: revoked carol, with the right password and a
+    // fresh replica, is refused before any password exchange
+    alice.revoke(ec.peer_name()).await.unwrap();
+    // (the revocation also closes the connection carol's endpoint still holds to alice: an
+    // attempt that meets that closing connection fails on the network and is made again)
+    let elsewhere = tempfile::tempdir().unwrap();
+    let refused = eventually("carol's password join refused as revoked", || async {
+        let e = Group::password_join(
+            &ec,
+            &inv,
+            "correct horse",
+            addr,
+            GroupOptions::default().data_dir(elsewhere.path()),
+        )
+        .await
+        .err()
+        .expect("a revoked identity joined by password");
+        (!matches!(e, GroupNetError::Net(_))).then_some(e)
+    })
+    .await;
+    assert!(matches!(refused, GroupNetError::Password(PasswordError::Revoked)), "{refused}");
+    next_event(
+        &mut alice_events,
+        "alice reports the refusal",
+        |e| matches!(e, Event::PasswordJoinFailed { reason, .. } if reason.contains("revoked")),
+    )
+    .await;
     alice.close().await.unwrap();
 }
 

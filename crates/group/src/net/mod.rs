@@ -456,13 +456,14 @@ impl Group {
                 crate::password::PasswordVerifier::new(setup),
             )));
         }
-        if let Some(v) = &self.password {
+        if let (Some(v), State::Running(handle)) = (&self.password, &self.state) {
             self.password_server = Some(password::serve(
                 &self.endpoint,
                 v.clone(),
                 self.dir.join(PASSWORD_FILE),
                 self.local.clone(),
                 self.shared.clone(),
+                handle.clone(),
             )?);
         }
         Ok(())

@@ -12,16 +12,18 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use peergroup_base::PeerAddr;
+use peergroup_base::{NodeId, PeerAddr};
+use peergroup_net::driver::Handle;
 use peergroup_net::{Endpoint, FramedStream, ProtocolId};
 use serde_bytes::ByteBuf;
 
 use crate::group::LocalMember;
 use crate::net::GroupNetError;
-use crate::net::driven::Shared;
+use crate::net::driven::{InspectFn, Request, Shared};
 use crate::node::Event;
 use crate::password::{
-    EXPORTER_LABEL, PasswordVerifier, SystemRng, VerifierExchange, VerifierOutcome,
+    EXPORTER_LABEL, JoinRefusal, PasswordMessage, PasswordVerifier, SystemRng, VerifierExchange,
+    VerifierOutcome,
 };
 
 /// The protocol id of password-join streams.
@@ -38,21 +40,35 @@ fn now() -> peergroup_base::UnixTime {
     peergroup_base::UnixTime::now()
 }
 
-/// Serves password joins for one group on `endpoint` until the task is aborted.
+/// Serves password joins for one group on `endpoint` until the task is aborted; `node`
+/// is the group's running node, asked whether a joiner's identity was revoked.
 pub(crate) fn serve(
     endpoint: &Endpoint,
     verifier: Arc<Mutex<PasswordVerifier>>,
     path: PathBuf,
     issuer: LocalMember,
     shared: Arc<Shared>,
+    node: Handle<Request>,
 ) -> Result<tokio::task::JoinHandle<()>, peergroup_net::NetError> {
     let mut incoming = endpoint.register(ProtocolId::new(JOIN_PROTOCOL)?)?;
     Ok(tokio::spawn(async move {
         while let Some(stream) = incoming.next().await {
             let (v, p, i, s) = (verifier.clone(), path.clone(), issuer.clone(), shared.clone());
-            tokio::spawn(async move { verify_one(stream, v, p, i, s).await });
+            let n = node.clone();
+            tokio::spawn(async move { verify_one(stream, v, p, i, s, n).await });
         }
     }))
+}
+
+/// Whether the identity `node` holds a revoked membership of the group; `None` when the
+/// group's node is gone (closed).
+async fn revoked(handle: &Handle<Request>, node: NodeId) -> Option<bool> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: InspectFn = Box::new(move |now, n| {
+        let _ = tx.send(n.revoked_identity(now.unix, &node.authority()).is_some());
+    });
+    handle.command_urgent(Request::Inspect(job)).await.ok()?;
+    rx.await.ok()
 }
 
 fn save(verifier: &Mutex<PasswordVerifier>, path: &std::path::Path) {
@@ -68,6 +84,7 @@ async fn verify_one(
     path: PathBuf,
     issuer: LocalMember,
     shared: Arc<Shared>,
+    node: Handle<Request>,
 ) {
     let peer = PeerAddr { node: stream.remote.node_id, addr: stream.remote_addr };
     let fail = |reason: String| Event::PasswordJoinFailed { peer, reason };
@@ -75,6 +92,25 @@ async fn verify_one(
         shared.publish_event(fail("the connection exports no keying material".into()));
         return;
     };
+    // A password does not undo a revocation (§13.3, refusal 8); a closed group admits
+    // nobody (refusal 7). Checked before the first message is answered.
+    let refusal = match revoked(&node, peer.node).await {
+        Some(false) => None,
+        Some(true) => Some(JoinRefusal::Revoked),
+        None => Some(JoinRefusal::Unavailable),
+    };
+    if let Some(refusal) = refusal {
+        let _ = tokio::time::timeout(JOIN_WAIT, stream.recv::<ByteBuf>()).await;
+        let reply = PasswordMessage::JoinRefused { refusal, retry_after: Duration::ZERO };
+        let _ = stream.send(&ByteBuf::from(reply.encode())).await;
+        let _ = stream.send.finish();
+        let why = match refusal {
+            JoinRefusal::Revoked => crate::error::PasswordError::Revoked,
+            _ => crate::error::PasswordError::Unavailable,
+        };
+        shared.publish_event(fail(why.to_string()));
+        return;
+    }
     let mut exchange = VerifierExchange::new(peer.node, peer.addr.ip(), exporter);
     let mut rng = SystemRng::new();
     loop {

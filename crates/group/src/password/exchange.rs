@@ -192,6 +192,7 @@ fn refusal_error(refusal: JoinRefusal, retry_after: std::time::Duration) -> Pass
         JoinRefusal::NotThePeer => PasswordError::NotThePeer,
         JoinRefusal::Protocol => PasswordError::Protocol("refused by the verifier"),
         JoinRefusal::Unavailable => PasswordError::Unavailable,
+        JoinRefusal::Revoked => PasswordError::Revoked,
     }
 }
 

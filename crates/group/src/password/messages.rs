@@ -51,6 +51,9 @@ pub enum JoinRefusal {
     Protocol,
     /// 7: the verifier cannot issue credentials now.
     Unavailable,
+    /// 8: the joiner's identity holds a revoked membership of the group: a password does
+    /// not undo a revocation (an administrator may invite it again).
+    Revoked,
 }
 
 impl JoinRefusal {
@@ -64,6 +67,7 @@ impl JoinRefusal {
             JoinRefusal::NotThePeer => 5,
             JoinRefusal::Protocol => 6,
             JoinRefusal::Unavailable => 7,
+            JoinRefusal::Revoked => 8,
         }
     }
 
@@ -76,6 +80,7 @@ impl JoinRefusal {
             4 => JoinRefusal::Locked,
             5 => JoinRefusal::NotThePeer,
             7 => JoinRefusal::Unavailable,
+            8 => JoinRefusal::Revoked,
             _ => JoinRefusal::Protocol,
         }
     }
@@ -91,6 +96,7 @@ impl JoinRefusal {
             PasswordError::Locked { .. } => JoinRefusal::Locked,
             PasswordError::NotThePeer => JoinRefusal::NotThePeer,
             PasswordError::Decode(_) | PasswordError::Protocol(_) => JoinRefusal::Protocol,
+            PasswordError::Revoked => JoinRefusal::Revoked,
             _ => JoinRefusal::Unavailable,
         }
     }
@@ -215,7 +221,7 @@ impl PasswordMessage {
             },
             6 => {
                 let code = r.u8("refusal")?;
-                if !(1..=7).contains(&code) {
+                if !(1..=8).contains(&code) {
                     return Err(DecodeError::InvalidField {
                         field: "refusal",
                         reason: "unknown refusal code",
