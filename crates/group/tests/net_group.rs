@@ -436,16 +436,15 @@ async fn password_join_over_quic() {
     // attempt that meets that closing connection fails on the network and is made again)
     let elsewhere = tempfile::tempdir().unwrap();
     let refused = eventually("carol's password join refused as revoked", || async {
-        let e = Group::password_join(
+        let joined = Group::password_join(
             &ec,
             &inv,
             "correct horse",
             addr,
             GroupOptions::default().data_dir(elsewhere.path()),
         )
-        .await
-        .err()
-        .expect("a revoked identity joined by password");
+        .await;
+        let Err(e) = joined else { panic!("a revoked identity joined by password") };
         (!matches!(e, GroupNetError::Net(_))).then_some(e)
     })
     .await;
