@@ -26,6 +26,24 @@
 //! 5. [`Group::close`] leaves (presence deleted, store flushed); [`delete_group`] removes a
 //!    closed group's files.
 //!
+//! # Events
+//!
+//! [`Group::events`] gives a [`Stream`](futures_core::Stream) of [`Event`]s; each call a
+//! new subscriber with its own bounded queue. Windows' `PEER_GROUP_EVENT_*` map to them:
+//!
+//! | Windows | here |
+//! |---|---|
+//! | `STATUS_CHANGED` | `Event::Graph(Status)`: listening, has connections, synchronised |
+//! | `PROPERTY_CHANGED` | [`Event::PropertyChanged`], with the properties now |
+//! | `RECORD_CHANGED` | `Event::Graph(RecordChanged)`; typed: [`Typed::change_of`] |
+//! | `MEMBER_CHANGED` | [`Event::MemberChanged`] (joined, updated, revoked, left) |
+//! | `NEIGHBOR_CONNECTION`, `DIRECT_CONNECTION` | `Event::Graph(Neighbour / Direct)` |
+//! | `INCOMING_DATA` | `Event::Graph(IncomingData)` |
+//! | `CONNECTION_FAILED` | [`Event::ConnectionFailed`] (a dial or a neighbour connection) |
+//! | `AUTHENTICATION_FAILED` | [`Event::AuthenticationFailed`] with the [`Refusal`](crate::admission::Refusal); password joins: [`Event::PasswordJoinFailed`] at the verifier |
+//!
+//! [`Event::PeerAdmitted`] and [`Event::PasswordJoined`] have no Windows counterpart.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -665,7 +683,7 @@ impl Group {
 
     /// Registers this member as a participant of the group in PNRP
     /// (`<group authority>.participant`, signed by this identity with its chain as the
-    /// delegation; [`participant`](self::participant)) at the endpoint's addresses, in the
+    /// delegation; see `participant_name`) at the endpoint's addresses, in the
     /// Global cloud. The registration is renewed by PNRP and withdrawn at
     /// [`close`](Group::close).
     pub async fn register_participant(
@@ -856,8 +874,8 @@ impl Group {
     /// Changes the friendly name and/or comment (`PeerGroupSetProperties`; the creator
     /// only: the properties are signed by the group key). Every member receives the new
     /// properties record (a `RecordChanged` of type
-    /// [`PROPERTIES_TYPE`](crate::records::PROPERTIES_TYPE)); the other properties are
-    /// immutable.
+    /// [`crate::records::PROPERTIES_TYPE`], and an
+    /// [`Event::PropertyChanged`]); the other properties are immutable.
     pub async fn set_properties(
         &mut self,
         friendly_name: Option<&str>,

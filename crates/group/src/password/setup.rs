@@ -181,9 +181,9 @@ impl PasswordSetup {
             .map_err(|_| PasswordError::Crypto("stored registration record"))
     }
 
-    /// The binary form (§13.5): `version: u8 = 1` ‖ group (str16) ‖ password id [16] ‖
+    /// The binary form (§13.5): `version: u8 = 1` ‖ group (str16) ‖ password id `[16]` ‖
     /// role u8 ‖ validity u64 s ‖ ksf u8 ‖ created (time) ‖ failures u32 ‖ server setup
-    /// [128] ‖ record [192].
+    /// `[128]` ‖ record `[192]`.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let mut w = Writer::with_capacity(512);
         w.u8(1);
