@@ -147,6 +147,9 @@ pub struct GraphOptions {
     /// Messages waiting per peer before further ones are dropped. Default 65,536; new
     /// commands (local writes) wait while a peer's queue is more than half full.
     pub peer_queue: usize,
+    /// The record store's page cache, in bytes. Default
+    /// [`DEFAULT_CACHE_BYTES`](crate::store::DEFAULT_CACHE_BYTES) (64 MiB).
+    pub store_cache_bytes: usize,
 }
 
 impl GraphOptions {
@@ -160,6 +163,7 @@ impl GraphOptions {
             advertise: None,
             event_queue: 4096,
             peer_queue: 65_536,
+            store_cache_bytes: crate::store::DEFAULT_CACHE_BYTES,
         }
     }
 
@@ -295,7 +299,11 @@ where
             });
         }
         std::fs::create_dir_all(&dir).map_err(GraphNetError::io("create", &dir))?;
-        let store = RedbStore::open(dir.join(STORE_FILE), options.limits)?;
+        let store = RedbStore::open_with_cache(
+            dir.join(STORE_FILE),
+            options.limits,
+            options.store_cache_bytes,
+        )?;
         let meta =
             Metadata { format: METADATA_FORMAT.into(), graph: options.graph.as_str().into() };
         let bytes = serde_json::to_vec_pretty(&meta).map_err(|e| {
@@ -317,7 +325,11 @@ where
     ) -> Result<Self, GraphNetError> {
         let dir = graph_dir(endpoint, &options)?;
         check_metadata(&dir, &options.graph)?;
-        let store = RedbStore::open(dir.join(STORE_FILE), options.limits)?;
+        let store = RedbStore::open_with_cache(
+            dir.join(STORE_FILE),
+            options.limits,
+            options.store_cache_bytes,
+        )?;
         let mut g = Graph::with_store(endpoint, options, store, provider)?;
         g.dir = Some(dir);
         Ok(g)
@@ -330,7 +342,11 @@ pub fn delete_graph(endpoint: &Endpoint, options: &GraphOptions) -> Result<(), G
     let dir = graph_dir(endpoint, options)?;
     check_metadata(&dir, &options.graph)?;
     // Opening the store proves nobody has it open; drop it before removing.
-    drop(RedbStore::open(dir.join(STORE_FILE), options.limits)?);
+    drop(RedbStore::open_with_cache(
+        dir.join(STORE_FILE),
+        options.limits,
+        options.store_cache_bytes,
+    )?);
     std::fs::remove_dir_all(&dir).map_err(GraphNetError::io("remove", &dir))?;
     if let Some(parent) = dir.parent() {
         peergroup_base::fsutil::sync_dir(parent);

@@ -18,7 +18,7 @@
 //! | store | use | durability |
 //! |---|---|---|
 //! | [`MemStore`] | tests, the simulator | none (memory) |
-//! | [`RedbStore`] | the default on-disk store | every `apply`/`apply_batch` that returns `Ok` is on disk (one redb transaction, `Durability::Immediate`, two-phase commit) |
+//! | [`RedbStore`] | the default on-disk store | every `apply`/`apply_batch` that returns `Ok` is on disk (one redb transaction, `Durability::Immediate`, two-phase commit); in `WriteMode::Deferred`, at the next flush (the deferred writes share one transaction); page cache bounded (64 MiB by default) |
 //! | `SledStore` (feature `sled`) | on request | every successful write is followed by `flush` before it returns |
 //!
 //! All three pass one conformance suite (`tests/store_conformance.rs`); the on-disk ones
@@ -35,7 +35,7 @@ use std::ops::Bound;
 use peergroup_base::{PeerName, UnixTime};
 
 pub use mem::MemStore;
-pub use redb_store::RedbStore;
+pub use redb_store::{DEFAULT_CACHE_BYTES, RedbStore};
 #[cfg(feature = "sled")]
 pub use sled_store::SledStore;
 

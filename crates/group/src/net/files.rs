@@ -155,7 +155,11 @@ pub fn delete_group(
         return Err(GroupNetError::NotFound { group: group.to_string(), path: dir });
     }
     // Opening the store proves nobody has it open.
-    drop(RedbStore::open(dir.join(STORE_FILE), options.limits)?);
+    drop(RedbStore::open_with_cache(
+        dir.join(STORE_FILE),
+        options.limits,
+        options.store_cache_bytes,
+    )?);
     std::fs::remove_dir_all(&dir).map_err(GroupNetError::io("remove", &dir))?;
     if let Some(parent) = dir.parent() {
         peergroup_base::fsutil::sync_dir(parent);

@@ -145,6 +145,9 @@ pub struct GroupOptions {
     pub event_queue: usize,
     /// Messages waiting per peer before further ones are dropped. Default 65,536.
     pub peer_queue: usize,
+    /// The record store's page cache, in bytes. Default
+    /// [`DEFAULT_CACHE_BYTES`](peergroup_graph::store::DEFAULT_CACHE_BYTES) (64 MiB).
+    pub store_cache_bytes: usize,
 }
 
 impl Default for GroupOptions {
@@ -156,6 +159,7 @@ impl Default for GroupOptions {
             advertise: None,
             event_queue: 4096,
             peer_queue: 65_536,
+            store_cache_bytes: peergroup_graph::store::DEFAULT_CACHE_BYTES,
         }
     }
 }
@@ -317,7 +321,11 @@ impl Group {
             presence_lifetime_secs: create.presence_lifetime.as_secs(),
             chain: hex::encode(new.creator.chain.chain().encode()),
         };
-        let mut store = RedbStore::open(dir.join(STORE_FILE), options.limits)?;
+        let mut store = RedbStore::open_with_cache(
+            dir.join(STORE_FILE),
+            options.limits,
+            options.store_cache_bytes,
+        )?;
         store.apply(&new.properties_record, now)?;
         store.apply(&new.membership_record, now)?;
         store.flush()?;
@@ -409,7 +417,11 @@ impl Group {
             presence_lifetime_secs: DEFAULT_PRESENCE_LIFETIME.as_secs(),
             chain: hex::encode(chain.encode()),
         };
-        let store = RedbStore::open(dir.join(STORE_FILE), options.limits)?;
+        let store = RedbStore::open_with_cache(
+            dir.join(STORE_FILE),
+            options.limits,
+            options.store_cache_bytes,
+        )?;
         write_metadata(&dir, &meta)?;
         Group::build(endpoint, dir, meta, local, None, store, options)
     }
@@ -506,7 +518,11 @@ impl Group {
             LocalMember::new(endpoint.identity().clone(), &chain, &mut CertCache::default())?;
         let key_path = dir.join(KEY_FILE);
         let key = if key_path.exists() { Some(GroupKey::load(&key_path)?) } else { None };
-        let store = RedbStore::open(dir.join(STORE_FILE), options.limits)?;
+        let store = RedbStore::open_with_cache(
+            dir.join(STORE_FILE),
+            options.limits,
+            options.store_cache_bytes,
+        )?;
         Group::build(endpoint, dir, meta, local, key, store, options)
     }
 
