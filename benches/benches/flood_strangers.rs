@@ -252,7 +252,7 @@ async fn churn(conn: &Connection, streams: &AtomicU64) {
     loop {
         match conn.open(&pnrp).await {
             Ok(mut s) => {
-                if n % 2 == 0 {
+                if n.is_multiple_of(2) {
                     let _ = s.send.finish();
                 } else {
                     s.send.reset(codes::OK);
@@ -265,7 +265,7 @@ async fn churn(conn: &Connection, streams: &AtomicU64) {
             // No credit right now, or a transient error: let the other connections run.
             Err(_) => tokio::task::yield_now().await,
         }
-        if n % 64 == 0 {
+        if n.is_multiple_of(64) {
             tokio::task::yield_now().await;
         }
     }
