@@ -14,6 +14,10 @@
 //!   limits allow). Every connection keeps opening every stream it can — `pnrp/1` streams
 //!   that write a frame header announcing 255 bytes and 2 bytes of body, then stall, and
 //!   one stream in 8 for a protocol nobody serves — and opens more as the node resets them.
+//!   With `FLOOD_MODE=churn` each connection instead **churns streams**: it opens a
+//!   `pnrp/1` stream (preamble only) and closes it at once — a clean finish and a reset in
+//!   turn — as fast as QUIC's stream credit lets it, so the node keeps accepting, reading
+//!   preambles, dispatching and tearing down streams.
 //! * **burst** — a handshake burst: 16 loops that each dial with a fresh identity from
 //!   127.50.x.1, then drop the connection, as fast as they can, for the flood's duration.
 //! * the **honest client** (the parent) — sessions of 20 `FindName` requests for the
@@ -22,10 +26,13 @@
 //!   after 2 s. It answers the node's own requests as a pure client (`pnrp.md` §5.6).
 //!
 //! The honest client runs `HONEST_SESSIONS` sessions (default 10) quiet, then the same
-//! under the flood once every flood connection is up (or after 120 s). Prints one JSON
+//! under the flood once every flood connection is up (or after 120 s); a phase starts no
+//! new session after `HONEST_MAX_SECS` (default 300), so a flood under which requests time
+//! out still ends (the report gives the sessions run). Progress goes to stderr. Prints one JSON
 //! object: success and latency (median, p99) quiet and under flood; node RSS and peak RSS,
 //! node CPU seconds per phase; the flood's connections and streams opened; the burst's
-//! attempts; and the node's refusals by reason.
+//! attempts; and the node's refusals by reason. For example
+//! `FLOOD_MODE=churn HONEST_SESSIONS=150 cargo bench -p peergroup-benches --bench flood_strangers`.
 
 // A benchmark measures real time and spawns processes.
 #![allow(clippy::disallowed_methods)]
@@ -41,7 +48,7 @@ use std::time::{Duration, Instant};
 
 use peergroup_base::{NodeId, PeerName};
 use peergroup_identity::Identity;
-use peergroup_net::{Endpoint, EndpointConfig, Expect, FramedSend, ProtocolId};
+use peergroup_net::{Connection, Endpoint, EndpointConfig, Expect, FramedSend, ProtocolId, codes};
 use peergroup_pnrp::net::{Endpoints, Pnrp, PnrpConfig};
 use peergroup_pnrp::proto::{Body, Cloud, Message, Reason, StoreStatus};
 use serde_json::json;
@@ -198,6 +205,10 @@ async fn stranger(
     }
     let Some(conn) = conn else { return };
     connected.fetch_add(1, Ordering::Relaxed);
+    if std::env::var("FLOOD_MODE").as_deref() == Ok("churn") {
+        churn(&conn, streams).await;
+        return;
+    }
     let pnrp = ProtocolId::new("pnrp/1").unwrap();
     let other = ProtocolId::new("nobody/1").unwrap();
     let mut held = Vec::new();
@@ -228,6 +239,34 @@ async fn stranger(
         tokio::time::sleep(Duration::from_millis(1000)).await;
         if held.len() > 512 {
             held.drain(..256);
+        }
+    }
+}
+
+/// `FLOOD_MODE=churn`: opens a `pnrp/1` stream (the preamble is written) and closes it at
+/// once, in turn finished cleanly and reset, as fast as the stream credit allows, until the
+/// connection closes.
+async fn churn(conn: &Connection, streams: &AtomicU64) {
+    let pnrp = ProtocolId::new("pnrp/1").unwrap();
+    let mut n = 0u64;
+    loop {
+        match conn.open(&pnrp).await {
+            Ok(mut s) => {
+                if n.is_multiple_of(2) {
+                    let _ = s.send.finish();
+                } else {
+                    s.send.reset(codes::OK);
+                }
+                s.recv.stop(codes::OK);
+                n += 1;
+                streams.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) if conn.is_closed() => return,
+            // No credit right now, or a transient error: let the other connections run.
+            Err(_) => tokio::task::yield_now().await,
+        }
+        if n.is_multiple_of(64) {
+            tokio::task::yield_now().await;
         }
     }
 }
@@ -394,6 +433,33 @@ async fn session(addr: SocketAddr, node: NodeId, name: &PeerName, tally: &mut Ta
     ep.close().await;
 }
 
+/// Runs up to `sessions` sessions, starting none after `max`; returns how many ran.
+async fn run_sessions(
+    phase: &str,
+    sessions: usize,
+    max: Duration,
+    addr: SocketAddr,
+    node: NodeId,
+    name: &PeerName,
+    tally: &mut Tally,
+) -> usize {
+    let start = Instant::now();
+    let mut ran = 0;
+    while ran < sessions && start.elapsed() < max {
+        session(addr, node, name, tally).await;
+        ran += 1;
+        if ran % 10 == 0 {
+            eprintln!(
+                "{phase}: {ran} sessions, {} ok, {} failed, {:.0} s",
+                tally.ok,
+                tally.failed,
+                start.elapsed().as_secs_f64()
+            );
+        }
+    }
+    ran
+}
+
 fn rand_txid(i: usize) -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -431,9 +497,11 @@ fn watch(child: &mut Child) -> Arc<std::sync::Mutex<(u64, u64)>> {
 }
 
 async fn parent() {
+    let mode = std::env::var("FLOOD_MODE").unwrap_or_else(|_| "stall".to_owned());
     let procs = env_usize("FLOOD_PROCS", 4).max(1);
     let total = env_usize("FLOOD_CONNS", 2000);
     let sessions = env_usize("HONEST_SESSIONS", 10);
+    let max_phase = Duration::from_secs(env_usize("HONEST_MAX_SECS", 300) as u64);
 
     let mut child = spawn_role("node", &[]);
     let stdin = child.stdin.take().unwrap();
@@ -451,15 +519,18 @@ async fn parent() {
     // quiet
     let mut quiet = Tally::default();
     let t = Instant::now();
-    for _ in 0..sessions {
-        session(addr, node, &name, &mut quiet).await;
-    }
+    let quiet_sessions =
+        run_sessions("quiet", sessions, max_phase, addr, node, &name, &mut quiet).await;
     let quiet_wall = t.elapsed().as_secs_f64();
     let after_quiet = node_proc.stats();
 
     // the flood
     let env = |extra: Vec<(&'static str, String)>| {
-        let mut e = vec![("FLOOD_NODE", addr.to_string()), ("FLOOD_NODE_ID", node_hex.clone())];
+        let mut e = vec![
+            ("FLOOD_NODE", addr.to_string()),
+            ("FLOOD_NODE_ID", node_hex.clone()),
+            ("FLOOD_MODE", mode.clone()),
+        ];
         e.extend(extra);
         e
     };
@@ -483,11 +554,12 @@ async fn parent() {
     }
     let ramp_s = flood_started.elapsed().as_secs_f64();
     let before_flood_phase = node_proc.stats();
+    let streams_before =
+        flood_watch.iter().map(|w| w.lock().map(|g| g.1).unwrap_or(0)).sum::<u64>();
     let mut flooded = Tally::default();
     let t = Instant::now();
-    for _ in 0..sessions {
-        session(addr, node, &name, &mut flooded).await;
-    }
+    let flood_sessions =
+        run_sessions("flood", sessions, max_phase, addr, node, &name, &mut flooded).await;
     let flood_wall = t.elapsed().as_secs_f64();
     let after_flood = node_proc.stats();
     let streams = flood_watch.iter().map(|w| w.lock().map(|g| g.1).unwrap_or(0)).sum::<u64>();
@@ -508,14 +580,18 @@ async fn parent() {
     let report = json!({
         "benchmark": "flood_strangers",
         "flood": {
+            "mode": mode,
             "connections_target": total,
             "connections_up": flood_connected,
             "processes": procs,
             "ramp_s": ramp_s,
             "streams_opened": streams,
+            "streams_opened_per_s_flood_phase": (streams - streams_before.min(streams)) as f64 / flood_wall.max(1e-9),
             "burst_handshake_attempts": burst_attempts,
             "burst_handshakes_completed": burst_ok,
         },
+        "honest_sessions_quiet": quiet_sessions,
+        "honest_sessions_flood": flood_sessions,
         "honest_quiet": quiet.summary(),
         "honest_flood": flooded.summary(),
         "node": {

@@ -12,8 +12,8 @@ use peergroup_base::{NodeId, PeerAddr, PeerName, UnixTime};
 use peergroup_graph::hlc::Hlc;
 use peergroup_graph::proto::{
     Announcement, Beacon, Connect, DataType, DigestTag, Disconnect, DisconnectReason, GraftItem,
-    LinkKind, Message, PresencePayload, Priority, Refuse, RefuseReason, Shuffle, SyncMessage,
-    SyncPhase, Welcome, WireRecord,
+    LinkKind, Message, MessageLimits, PresencePayload, Priority, Refuse, RefuseReason, Shuffle,
+    SyncMessage, SyncPhase, Welcome, WireRecord,
 };
 use peergroup_graph::record::{RecordBuilder, RecordLimits};
 use peergroup_graph::{GraphId, RecordId, RecordType};
@@ -58,6 +58,22 @@ fn message(name: &str) -> Message {
             instance: 0x0102_0304_0506_0708,
             peer: alice,
         }),
+        "msg-connect-direct" => Message::Connect(Connect {
+            version: 1,
+            graph,
+            kind: LinkKind::Direct,
+            priority: Priority::High,
+            instance: 0,
+            peer: alice,
+        }),
+        "msg-connect-low" => Message::Connect(Connect {
+            version: 1,
+            graph,
+            kind: LinkKind::Neighbour,
+            priority: Priority::Low,
+            instance: u64::MAX,
+            peer: alice,
+        }),
         "msg-welcome" => Message::Welcome(Welcome {
             version: 1,
             graph,
@@ -69,6 +85,16 @@ fn message(name: &str) -> Message {
             kind: LinkKind::Neighbour,
             reason: RefuseReason::Busy,
             referrals: vec![p1],
+        }),
+        "msg-refuse-not-authorized" => Message::Refuse(Refuse {
+            kind: LinkKind::Direct,
+            reason: RefuseReason::NotAuthorized,
+            referrals: Vec::new(),
+        }),
+        "msg-disconnect-sync-timeout" => Message::Disconnect(Disconnect {
+            kind: LinkKind::Neighbour,
+            reason: DisconnectReason::SyncTimeout,
+            referrals: Vec::new(),
         }),
         "msg-disconnect" => Message::Disconnect(Disconnect {
             kind: LinkKind::Direct,
@@ -144,9 +170,22 @@ fn unhex(s: &str) -> Vec<u8> {
 fn message_vectors() {
     let mut names = BTreeSet::new();
     let mut presence = 0;
+    let mut refusals = 0;
     for v in spec_vectors::parse(SPEC) {
         let name = get(&v, "name").unwrap().to_owned();
-        if name.starts_with("msg-") {
+        if name.starts_with("msg-reject-") {
+            // A refusal: the body does not decode, or decodes and breaks a limit (§9.1).
+            let error = get(&v, "error").unwrap();
+            let encoding = unhex(get(&v, "encoding").unwrap());
+            let limits =
+                MessageLimits { max_reconcile_payload: 60 * 1024, max_data_bytes: 64 * 1024 };
+            let err = Message::decode(&encoding).and_then(|m| m.check(&limits)).unwrap_err();
+            assert!(
+                format!("{err:?}").starts_with(error),
+                "{name}: got {err:?}, spec says {error}"
+            );
+            refusals += 1;
+        } else if name.starts_with("msg-") {
             let m = message(&name);
             let encoding = unhex(get(&v, "encoding").unwrap());
             assert_eq!(hex::encode(m.encode()), hex::encode(&encoding), "{name}: encoding");
@@ -165,6 +204,7 @@ fn message_vectors() {
         }
     }
     assert_eq!(presence, 1);
+    assert!(refusals >= 4, "the refusal vectors are checked");
     // Every message type (and sync sub-message) has a vector.
     let all = [
         "Connect",
@@ -199,9 +239,13 @@ fn message_vectors() {
 fn print_vectors() {
     for name in [
         "msg-connect",
+        "msg-connect-direct",
+        "msg-connect-low",
         "msg-welcome",
         "msg-refuse",
+        "msg-refuse-not-authorized",
         "msg-disconnect",
+        "msg-disconnect-sync-timeout",
         "msg-forward-join",
         "msg-shuffle",
         "msg-shuffle-reply",

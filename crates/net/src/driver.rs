@@ -12,6 +12,14 @@
 //!   anything. If dialling or writing fails, the core receives `Input::PeerDown(to)`. At most
 //!   [`DriverConfig::peer_queue`] messages wait per peer; beyond that they are dropped
 //!   (best effort, like a lossy link) and counted in the log.
+//! * A stream the peer refuses with `BUSY` (`wire.md` §3.1, §5: it already has its maximum
+//!   of our streams of the protocol, or its handler queue is full) is closed at once on
+//!   our side (reset and stopped, so it holds nothing at the peer) and opened again after
+//!   a back-off that doubles from [`DriverConfig::busy_backoff`]; after
+//!   [`DriverConfig::busy_retries`] refusals in a row the core receives `PeerDown`. The
+//!   writer watches its stream for the refusal even while it has nothing to send, so a
+//!   refused stream never lingers. Messages written on a stream before its refusal
+//!   arrived are lost (best effort, as above).
 //! * `Input::Recv { from, .. }` carries the TLS-verified node id of the sender and its
 //!   address. A frame that does not decode closes that stream only.
 //! * `Output::Emit(event)` goes to the [`Events`] stream (bounded; the actor waits for a
@@ -66,6 +74,15 @@ pub struct DriverConfig {
     /// (it opens a new one only after the old one failed), so 4 leave room for streams
     /// whose failure we have not noticed yet.
     pub max_incoming_streams_per_connection: usize,
+    /// After the peer refuses our stream with `BUSY`, wait this long before opening
+    /// another, doubling with each refusal in a row (up to 32 times this). Default
+    /// 100 ms: a peer's count of our streams drops as soon as it sees our reset of the
+    /// refused one, a round trip later.
+    pub busy_backoff: Duration,
+    /// Streams opened again after refusals with `BUSY` in a row (no message written on an
+    /// unrefused stream between them); the next refusal reports the peer down. Default 6:
+    /// 6.3 s of back-off at the default [`busy_backoff`](Self::busy_backoff).
+    pub busy_retries: u32,
 }
 
 impl Default for DriverConfig {
@@ -78,6 +95,8 @@ impl Default for DriverConfig {
             max_frame_len: None,
             pause_commands_above: None,
             max_incoming_streams_per_connection: 4,
+            busy_backoff: Duration::from_millis(100),
+            busy_retries: 6,
         }
     }
 }
@@ -360,14 +379,14 @@ where
         // A fresh channel has room for one message.
         let _ = tx.try_send(msg);
         self.peers.insert(to.node, (to.addr, tx));
-        tokio::spawn(write_peer(
-            self.endpoint.clone(),
-            self.protocol.clone(),
-            self.config.max_frame_len,
+        let writer = Writer {
+            endpoint: self.endpoint.clone(),
+            protocol: self.protocol.clone(),
+            max_frame_len: self.config.max_frame_len,
             to,
-            rx,
-            self.down_tx.clone(),
-        ));
+            busy: Busy::new(self.config.busy_backoff, self.config.busy_retries),
+        };
+        tokio::spawn(writer.run(rx, self.down_tx.clone()));
     }
 }
 
@@ -378,48 +397,175 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-/// Dials `to` (checking its node id), opens the protocol's stream and writes every queued
-/// message to it; on failure reports `to` down.
+/// The refusals with `BUSY` of one writer's streams, in a row, and the back-off they cost.
+#[derive(Debug)]
+struct Busy {
+    first: Duration,
+    retries: u32,
+    in_a_row: u32,
+}
+
+impl Busy {
+    fn new(first: Duration, retries: u32) -> Self {
+        Busy { first, retries, in_a_row: 0 }
+    }
+
+    /// The wait before the next stream after one more refusal; `None` once the refusals
+    /// in a row exceed the budget (the peer is then reported down).
+    fn refused(&mut self) -> Option<Duration> {
+        self.in_a_row += 1;
+        if self.in_a_row > self.retries {
+            return None;
+        }
+        Some(self.first.saturating_mul(1 << (self.in_a_row - 1).min(5)))
+    }
+
+    /// A message went out on a stream the peer had not refused.
+    fn written(&mut self) {
+        self.in_a_row = 0;
+    }
+}
+
+/// The code of a write error that says the peer stopped our stream.
+fn stopped_code(e: &NetError) -> Option<quinn::VarInt> {
+    match e {
+        NetError::Write(quinn::WriteError::Stopped(code)) => Some(*code),
+        _ => None,
+    }
+}
+
+/// Closes our side of a stream the peer refused or that failed: reset what we send, stop
+/// what we would read, so the stream holds nothing at either end.
+fn abandon(stream: &mut FramedStream, code: quinn::VarInt) {
+    stream.send.reset(code);
+    stream.recv.stop(code);
+}
+
+/// Resolves when the peer stops the stream (`Some(code)`), or never: a finished stream or
+/// a lost connection is noticed at the next write, as before.
+type Refusal = Pin<Box<dyn std::future::Future<Output = quinn::VarInt> + Send>>;
+
+fn refusal(stream: &FramedStream) -> Refusal {
+    let stopped = stream.send.stopped();
+    Box::pin(async move {
+        match stopped.await {
+            Some(code) => code,
+            None => std::future::pending().await,
+        }
+    })
+}
+
+/// One peer's writer: dials `to` (checking its node id), opens the protocol's stream and
+/// writes every queued message to it; on failure reports `to` down.
 ///
 /// A peer that restarted leaves our old connection to it dead; QUIC notices (a stateless
 /// reset, or the idle timeout) only after we wrote into it. So before each write the writer
 /// checks that its connection is still open, and after a failed write it dials once more and
-/// retries that message, before giving up and reporting the peer down.
-async fn write_peer<M: Serialize + Send + Sync>(
+/// retries that message, before giving up and reporting the peer down. A stream refused
+/// with `BUSY` is closed and opened again after a back-off ([`Busy`]), see the module docs.
+struct Writer {
     endpoint: Endpoint,
     protocol: ProtocolId,
     max_frame_len: Option<u32>,
     to: PeerAddr,
-    mut rx: mpsc::Receiver<M>,
-    down: mpsc::UnboundedSender<PeerAddr>,
-) {
-    let open = async || -> Result<(Connection, FramedStream), NetError> {
-        let conn = endpoint.connect(to.addr, Expect::Node(to.node)).await?;
-        let mut stream = conn.open(&protocol).await?;
-        if let Some(max) = max_frame_len {
+    busy: Busy,
+}
+
+impl Writer {
+    async fn open(&self) -> Result<(Connection, FramedStream), NetError> {
+        let conn = self.endpoint.connect(self.to.addr, Expect::Node(self.to.node)).await?;
+        let mut stream = conn.open(&self.protocol).await?;
+        if let Some(max) = self.max_frame_len {
             stream.set_max_frame_len(max);
         }
         Ok((conn, stream))
-    };
-    let result: Result<(), NetError> = async {
-        let (mut conn, mut stream) = open().await?;
-        while let Some(msg) = rx.recv().await {
-            if conn.is_closed() {
-                (conn, stream) = open().await?;
+    }
+
+    /// After a refusal with `BUSY`: waits out the back-off, or fails once the refusals in a
+    /// row exceed the budget.
+    async fn back_off(&mut self) -> Result<(), NetError> {
+        match self.busy.refused() {
+            Some(wait) => {
+                debug!(peer = ?self.to, protocol = %self.protocol, ?wait, "stream refused (BUSY)");
+                tokio::time::sleep(wait).await;
+                Ok(())
             }
-            if stream.send(&msg).await.is_err() {
-                (conn, stream) = open().await?;
-                stream.send(&msg).await?;
+            None => Err(NetError::StreamRefused(crate::codes::BUSY.into_inner())),
+        }
+    }
+
+    async fn run<M: Serialize + Send + Sync>(
+        mut self,
+        mut rx: mpsc::Receiver<M>,
+        down: mpsc::UnboundedSender<PeerAddr>,
+    ) {
+        let result = self.write_all(&mut rx).await;
+        if let Err(e) = result {
+            debug!(peer = ?self.to, protocol = %self.protocol, error = %e, "peer unreachable");
+            rx.close();
+            let _ = down.send(self.to);
+        }
+    }
+
+    async fn write_all<M: Serialize + Send + Sync>(
+        &mut self,
+        rx: &mut mpsc::Receiver<M>,
+    ) -> Result<(), NetError> {
+        let (mut conn, mut stream) = self.open().await?;
+        let mut refused = refusal(&stream);
+        // The stream was stopped for another reason than BUSY: open a new one for the next
+        // message (not at once: a peer that does not serve the protocol refuses every one).
+        let mut stale = false;
+        loop {
+            let msg = tokio::select! {
+                // A refusal is handled before the next message is written into the stream.
+                biased;
+                code = &mut refused => {
+                    abandon(&mut stream, code);
+                    if code == crate::codes::BUSY {
+                        self.back_off().await?;
+                        (conn, stream) = self.open().await?;
+                        refused = refusal(&stream);
+                    } else {
+                        refused = Box::pin(std::future::pending());
+                        stale = true;
+                    }
+                    continue;
+                }
+                msg = rx.recv() => match msg {
+                    Some(msg) => msg,
+                    None => break,
+                },
+            };
+            let mut redialled = false;
+            loop {
+                if stale || conn.is_closed() {
+                    (conn, stream) = self.open().await?;
+                    refused = refusal(&stream);
+                    stale = false;
+                }
+                let e = match stream.send(&msg).await {
+                    Ok(()) => {
+                        self.busy.written();
+                        break;
+                    }
+                    Err(e) => e,
+                };
+                let code = stopped_code(&e);
+                abandon(&mut stream, code.unwrap_or(crate::codes::OK));
+                if code == Some(crate::codes::BUSY) {
+                    self.back_off().await?;
+                } else if redialled {
+                    return Err(e);
+                } else {
+                    redialled = true;
+                }
+                (conn, stream) = self.open().await?;
+                refused = refusal(&stream);
             }
         }
-        // the actor dropped the queue: finish the stream cleanly
-        stream.send.finish()
-    }
-    .await;
-    if let Err(e) = result {
-        debug!(peer = ?to, %protocol, error = %e, "peer unreachable");
-        rx.close();
-        let _ = down.send(to);
+        // the actor dropped the queue: finish the stream cleanly (a stopped one is closed)
+        if stale { Ok(()) } else { stream.send.finish() }
     }
 }
 
@@ -452,5 +598,21 @@ async fn read_stream<M: DeserializeOwned>(
                 break;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_back_off_doubles_is_capped_and_gives_up() {
+        let mut busy = Busy::new(Duration::from_millis(100), 8);
+        let waits: Vec<_> = std::iter::from_fn(|| busy.refused()).collect();
+        let ms: Vec<u128> = waits.iter().map(Duration::as_millis).collect();
+        assert_eq!(ms, [100, 200, 400, 800, 1600, 3200, 3200, 3200]);
+        assert_eq!(busy.refused(), None, "still refused: given up");
+        busy.written();
+        assert_eq!(busy.refused(), Some(Duration::from_millis(100)), "a write starts over");
     }
 }

@@ -164,6 +164,16 @@ impl FramedSend {
         self.inner.finish().map_err(|_| NetError::StreamFinished)
     }
 
+    /// Resolves when the peer stops this stream (STOP_SENDING), with the peer's code
+    /// (`BUSY` for a stream it refused, `wire.md` §3); `None` when the stream was finished
+    /// and acknowledged, or the connection was lost. The future does not borrow the stream.
+    pub fn stopped(
+        &self,
+    ) -> impl std::future::Future<Output = Option<quinn::VarInt>> + Send + 'static {
+        let stopped = self.inner.stopped();
+        async move { stopped.await.ok().flatten() }
+    }
+
     /// Abandons the sending side with an error code.
     pub fn reset(&mut self, code: quinn::VarInt) {
         // Already closed is fine: there is nothing left to abandon.

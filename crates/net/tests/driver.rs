@@ -1,6 +1,7 @@
 //! The generic driver runs a sans-IO core (the simulator's flood/ping test protocol) on real
 //! QUIC endpoints: floods reach everyone, pings come back, a peer with the wrong key is
-//! reported down and never sent anything.
+//! reported down and never sent anything, a stream refused with `BUSY` is closed and
+//! retried with a back-off.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -8,8 +9,8 @@ use std::time::Duration;
 use peergroup_base::PeerAddr;
 use peergroup_identity::Identity;
 use peergroup_net::driver::{self, DriverConfig, Events, Handle};
-use peergroup_net::{Endpoint, EndpointConfig, ProtocolId};
-use peergroup_sim::testproto::{Command, Event, FloodConfig, FloodNode};
+use peergroup_net::{Endpoint, EndpointConfig, Expect, ProtocolId};
+use peergroup_sim::testproto::{Command, Event, FloodConfig, FloodNode, Message};
 
 async fn next_matching(events: &mut Events<Event>, pred: impl Fn(&Event) -> bool) -> Event {
     tokio::time::timeout(Duration::from_secs(10), async {
@@ -100,4 +101,52 @@ async fn dropping_every_handle_stops_the_driver() {
     })
     .await;
     assert!(end.is_ok(), "the event stream ends once the actor stops");
+}
+
+/// A peer that refuses our stream with `BUSY` (it already holds its maximum of our streams
+/// of the protocol): the writer closes the refused stream, opens another after a back-off,
+/// once per refusal — never in a tight loop — and after `busy_retries` refusals in a row
+/// reports the peer down. Once the peer has room, the next message goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_refused_busy_is_closed_and_retried_with_back_off() {
+    let protocol = ProtocolId::new("flood/1").unwrap();
+    let a = Identity::from_seed([60; 32], "a", "").unwrap();
+    let b = Identity::from_seed([61; 32], "b", "").unwrap();
+    let a_ep = Endpoint::bind(a, EndpointConfig::loopback()).await.unwrap();
+    let b_ep = Endpoint::bind(b, EndpointConfig::loopback()).await.unwrap();
+    let b_addr = PeerAddr { node: b_ep.identity().node_id(), addr: b_ep.local_addr().unwrap() };
+    // B takes one `flood/1` stream per connection, and A holds it already.
+    let mut incoming = b_ep.register_limited(protocol.clone(), 1).unwrap();
+    let conn = a_ep.connect(b_addr.addr, Expect::Node(b_addr.node)).await.unwrap();
+    let mut held = conn.open(&protocol).await.unwrap();
+    held.send(&Message::Keepalive).await.unwrap();
+    let mut held_at_b = incoming.next().await.unwrap();
+    assert_eq!(held_at_b.recv::<Message>().await.unwrap(), Some(Message::Keepalive));
+
+    let mut config = DriverConfig::default();
+    config.busy_backoff = Duration::from_millis(10);
+    config.busy_retries = 3;
+    let state = FloodNode::new(Vec::new(), FloodConfig::default(), 1);
+    let (handle, mut events) = driver::spawn(&a_ep, protocol.clone(), state, config).unwrap();
+    next_matching(&mut events, |e| *e == Event::Started).await;
+    handle.command(Command::Ping(b_addr)).await.unwrap();
+    let down = next_matching(&mut events, |e| matches!(e, Event::PeerDown(_))).await;
+    assert_eq!(down, Event::PeerDown(b_addr));
+    // The first stream and one per retry, each refused once.
+    assert_eq!(b_ep.refusals().streams_per_protocol, 1 + 3);
+
+    // B has room again: the next message is delivered on a new stream.
+    drop(held_at_b);
+    drop(held);
+    handle.command(Command::Ping(b_addr)).await.unwrap();
+    let mut stream = tokio::time::timeout(Duration::from_secs(10), incoming.next())
+        .await
+        .expect("a stream within 10 s")
+        .expect("endpoint open");
+    let msg = tokio::time::timeout(Duration::from_secs(10), stream.recv::<Message>())
+        .await
+        .expect("a message within 10 s")
+        .unwrap();
+    assert!(matches!(msg, Some(Message::Ping { .. })), "{msg:?}");
+    assert_eq!(b_ep.refusals().streams_per_protocol, 1 + 3, "no further refusal");
 }

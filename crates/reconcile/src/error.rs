@@ -121,6 +121,12 @@ pub enum Error {
     /// is inconsistent.
     #[error("set fingerprints disagree after confirmation")]
     FingerprintMismatch,
+    /// A `Decoded` with nothing to confirm (`yours = 0`) fails the confirmer's checks (a
+    /// digest with a key of the confirmer's own, or the fingerprint equation): the decoder
+    /// checked both before sending it and has finished, so the peer is faulty and there is
+    /// no restart (`proto-specs/reconcile.md` §8.3).
+    #[error("a Decoded with nothing to confirm fails the checks: inconsistent peer")]
+    InconsistentDecoded,
 }
 
 impl Error {

@@ -198,6 +198,24 @@ fn decoded_checks() {
     ));
 }
 
+/// A `Decoded` with nothing to confirm that fails the confirmer's checks ends the session
+/// (§8.3): the decoder has finished, so a restart could only reach a finished session.
+#[test]
+fn an_inconsistent_decoded_with_nothing_to_confirm_fails() {
+    // A digest the initiator does not hold, whose term breaks the fingerprint equation.
+    let (mut s, r) = initiator_after(&Message::Decoded { yours: 0, mine: 1 });
+    r.unwrap();
+    let e = s.handle(&enc(&Message::Digests(vec![digest(900)])));
+    assert_eq!(e, Err(Error::InconsistentDecoded));
+    assert!(e.unwrap_err().is_protocol_violation());
+    assert!(s.is_failed());
+    assert_eq!(s.poll_transmit(), None, "no new Hello: no restart");
+    // A digest whose key the initiator holds (it is one of its own items).
+    let (mut s, _) = initiator_after(&Message::Decoded { yours: 0, mine: 1 });
+    assert_eq!(s.handle(&enc(&Message::Digests(vec![digest(3)]))), Err(Error::InconsistentDecoded));
+    assert_eq!(s.poll_transmit(), None);
+}
+
 /// The decoder checks that confirmed digests hash to the keys it asked for.
 #[test]
 fn a_wrong_confirmation_fails() {

@@ -6,8 +6,10 @@
 //! spec: `cargo test -p peergroup-reconcile --test spec_vectors -- --ignored --nocapture`.
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-use peergroup_reconcile::message::Message;
-use peergroup_reconcile::{Config, Digest, DigestSet, Session, spec};
+use std::collections::BTreeSet;
+
+use peergroup_reconcile::message::{Fingerprint, Hello, Key, Message, Opening, Reply, Symbol};
+use peergroup_reconcile::{Config, Digest, DigestSet, Error, Session, spec};
 
 const SPEC: &str = include_str!("../../../proto-specs/reconcile.md");
 
@@ -103,6 +105,97 @@ fn transcript(salt: [u8; 16], a: DigestSet, b: DigestSet) -> Vec<(&'static str, 
     out
 }
 
+/// The salt `00 01 … 0f` of the vectors.
+fn salt() -> [u8; 16] {
+    std::array::from_fn(|i| i as u8)
+}
+
+/// The three keys of the `coded-symbols` vector.
+const KEYS: [u64; 3] = [0x3efc_ea5e_ca56_397c, 0x0afc_6828_c31e_b6df, 0x0123_4567_89ab_cdef];
+
+/// The first `n` coded symbols of the `coded-symbols` vector's keys, as wire symbols.
+fn symbols(n: usize) -> Vec<Symbol> {
+    spec::symbols(&KEYS, n)
+        .chunks(17)
+        .map(|c| Symbol {
+            sum: c[0..8].try_into().unwrap(),
+            checksum: c[8..16].try_into().unwrap(),
+            count: c[16],
+        })
+        .collect()
+}
+
+/// The message value each `kind: message` vector names, built from the fields the spec
+/// lists for it (§11).
+fn message_value(name: &str) -> Message {
+    match name {
+        "msg-hello-sketch" => Message::Hello(Hello {
+            version: 1,
+            attempt: 2,
+            salt: salt(),
+            max_message_bytes: 61_440,
+            items: 1000,
+            fingerprint: Fingerprint::from(0x0123_4567_89ab_cdef),
+            opening: Opening::Sketch {
+                sketch: serde_bytes::ByteBuf::from(spec::sketch(
+                    &salt(),
+                    &digests_of("1 2 3 4 5 6 7 8"),
+                )),
+                probe: symbols(2),
+            },
+        }),
+        "msg-hello-keys" => Message::Hello(Hello {
+            version: 1,
+            attempt: 0,
+            salt: [0xa5; 16],
+            max_message_bytes: 1024,
+            items: 2,
+            fingerprint: Fingerprint::from(0),
+            opening: Opening::Keys(vec![Key::from(KEYS[1]), Key::from(KEYS[0])]),
+        }),
+        "msg-hello-empty" => Message::Hello(Hello {
+            version: 1,
+            attempt: 0,
+            salt: [0xa5; 16],
+            max_message_bytes: 61_440,
+            items: 0,
+            fingerprint: Fingerprint::from(0),
+            opening: Opening::Keys(Vec::new()),
+        }),
+        "msg-reply" => Message::Reply(Reply {
+            max_message_bytes: 16 << 20,
+            items: 1_000_000,
+            fingerprint: Fingerprint::from(0xffee_ddcc_bbaa_9988),
+        }),
+        "msg-restart" => Message::Restart,
+        "msg-symbols-follow" => Message::SymbolsFollow { count: 300 },
+        "msg-keys-follow" => Message::KeysFollow { count: 2 },
+        "msg-keys-follow-empty" => Message::KeysFollow { count: 0 },
+        "msg-request-symbols" => Message::RequestSymbols { count: 32 },
+        "msg-request-keys" => Message::RequestKeys,
+        "msg-decoded" => Message::Decoded { yours: 2, mine: 0 },
+        "msg-symbols" => Message::Symbols { first: 200, symbols: symbols(3)[1..].to_vec() },
+        "msg-keys" => Message::Keys(vec![Key::from(KEYS[2]), Key::from(KEYS[1])]),
+        "msg-digests" => Message::Digests(vec![Digest::new(digest(4)), Digest::new(digest(5))]),
+        other => panic!("unknown message vector {other:?}"),
+    }
+}
+
+/// The wire name of a message, and of its opening for a `Hello`.
+fn variant(m: &Message) -> String {
+    match m {
+        Message::Hello(Hello { opening: Opening::Sketch { .. }, .. }) => "Hello/Sketch".into(),
+        Message::Hello(Hello { opening: Opening::Keys(_), .. }) => "Hello/Keys".into(),
+        other => other.name().into(),
+    }
+}
+
+/// `kind: refuse` vectors: the error a fresh responder fails with on the message.
+fn refusal(encoding: &[u8]) -> Error {
+    let mut r = Session::responder(Config::default(), set_of("1 2 3")).unwrap();
+    r.handle(encoding).unwrap_err()
+}
+
 fn check(v: &Vector) {
     match get(v, "kind") {
         "item-hash" => {
@@ -146,6 +239,27 @@ fn check(v: &Vector) {
                 assert!(Message::decode(bytes, 1024).is_ok());
             }
         }
+        "message" => {
+            let name = get(v, "name");
+            let m = message_value(name);
+            // `encoding` may be split over several lines; the parts are concatenated.
+            let want = unhex(&all(v, "encoding").concat());
+            assert_eq!(hex(&m.encode()), hex(&want), "{name}: encoding");
+            assert_eq!(Message::decode(&want, want.len()).unwrap(), m, "{name}: decoding");
+        }
+        "reject" => {
+            let name = get(v, "name");
+            let bytes = unhex(get(v, "encoding"));
+            let err = Message::decode(&bytes, 1024).unwrap_err();
+            let got = format!("{err:?}");
+            assert!(got.starts_with(get(v, "error")), "{name}: {got}");
+        }
+        "refuse" => {
+            let name = get(v, "name");
+            let err = refusal(&unhex(get(v, "encoding")));
+            let got = format!("{err:?}");
+            assert!(got.starts_with(get(v, "error")), "{name}: {got}");
+        }
         other => panic!("unknown vector kind {other:?}"),
     }
 }
@@ -157,6 +271,29 @@ fn spec_vectors_match_the_code() {
     for v in &vectors {
         check(v);
     }
+    let kinds = |k: &str| vectors.iter().filter(|v| get(v, "kind") == k).count();
+    assert!(kinds("reject") >= 4 && kinds("refuse") >= 8, "the refusal vectors are there");
+    // Every message variant, and both openings of a `Hello`, has a `message` vector.
+    let covered: BTreeSet<String> = vectors
+        .iter()
+        .filter(|v| get(v, "kind") == "message")
+        .map(|v| variant(&message_value(get(v, "name"))))
+        .collect();
+    let all_variants = [
+        "Hello/Sketch",
+        "Hello/Keys",
+        "Reply",
+        "Restart",
+        "SymbolsFollow",
+        "KeysFollow",
+        "RequestSymbols",
+        "RequestKeys",
+        "Decoded",
+        "Symbols",
+        "Keys",
+        "Digests",
+    ];
+    assert_eq!(covered, all_variants.into_iter().map(String::from).collect());
 }
 
 /// Prints vector blocks computed by the code (for writing the spec).
@@ -195,4 +332,28 @@ fn print_vectors() {
     for (dir, m) in transcript(salt, set_of(a), set_of(b)) {
         println!("message: {dir} {}", hex(&m));
     }
+    for name in MESSAGE_VECTORS {
+        let bytes = message_value(name).encode();
+        println!("\nkind: message\nname: {name}");
+        for line in bytes.chunks(32) {
+            println!("encoding: {}", hex(line));
+        }
+    }
 }
+
+const MESSAGE_VECTORS: [&str; 14] = [
+    "msg-hello-sketch",
+    "msg-hello-keys",
+    "msg-hello-empty",
+    "msg-reply",
+    "msg-restart",
+    "msg-symbols-follow",
+    "msg-keys-follow",
+    "msg-keys-follow-empty",
+    "msg-request-symbols",
+    "msg-request-keys",
+    "msg-decoded",
+    "msg-symbols",
+    "msg-keys",
+    "msg-digests",
+];

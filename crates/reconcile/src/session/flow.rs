@@ -285,6 +285,10 @@ impl Session {
             a.phase = Phase::ReceivingDecoded { keys_remaining, digests_remaining, keys, digests };
             return Ok(State::Active(a));
         }
+        // With nothing to confirm (`yours = 0`) the decoder checked the fingerprints before
+        // it sent `Decoded` and has finished: a failed check here means a faulty peer, and
+        // a restart would reach a finished session (§8.3).
+        let nothing_to_confirm = keys.is_empty();
         let mut ours = Vec::with_capacity(keys.len());
         let mut our_terms = 0u64;
         for key in keys {
@@ -300,6 +304,9 @@ impl Session {
             let h = item_hash(&a.salt, a.number, &self.config.test_hooks, digest);
             if a.table.contains(h.key) {
                 // We hold that key, so the peer's item is ours or collides with one of ours.
+                if nothing_to_confirm {
+                    return Err(Error::InconsistentDecoded);
+                }
                 return self.restart(a);
             }
             their_terms = their_terms.wrapping_add(h.term);
@@ -307,6 +314,9 @@ impl Session {
         if a.table.fingerprint().wrapping_sub(our_terms)
             != a.peer.fingerprint.wrapping_sub(their_terms)
         {
+            if nothing_to_confirm {
+                return Err(Error::InconsistentDecoded);
+            }
             return self.restart(a);
         }
         // `ours` is in the order of the requested keys, as the confirmation must be.
