@@ -917,6 +917,10 @@ impl SecurityProvider for GroupSecurity {
         actions
     }
 
+    fn prepares(&self, records: usize) -> bool {
+        records >= PARALLEL_MIN && parallelism() >= 2 && !self.cache.verifier.is_memoising()
+    }
+
     fn prepare(&mut self, cx: &ProviderContext<'_>, records: &[&Record]) {
         self.load(cx);
         self.prepare_batch(cx, records);

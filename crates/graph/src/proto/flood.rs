@@ -57,9 +57,16 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     /// hint. Records that do not decode, or that this node already holds, are left out.
     /// It changes no verdict: the provider only does early what `validate` would do.
     pub fn prepare_messages<'a>(&mut self, now: Now, msgs: impl IntoIterator<Item = &'a Message>) {
+        let flooded: Vec<&Message> = msgs
+            .into_iter()
+            .filter(|m| matches!(m, Message::Push { .. } | Message::Custody { .. }))
+            .collect();
+        if !self.provider.prepares(flooded.len()) {
+            return;
+        }
         let limits = *self.store.limits();
         let mut records = Vec::new();
-        for m in msgs {
+        for m in flooded {
             let (Message::Push { record, .. } | Message::Custody { record }) = m else {
                 continue;
             };

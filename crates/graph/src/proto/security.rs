@@ -246,6 +246,13 @@ pub trait SecurityProvider {
         ProviderActions::default()
     }
 
+    /// Whether [`prepare`](Self::prepare) does anything for a batch of `records` records:
+    /// when `false`, callers skip decoding records for it. Default: `false`.
+    fn prepares(&self, records: usize) -> bool {
+        let _ = records;
+        false
+    }
+
     /// A batch of records from one message is about to be validated one by one: the
     /// provider may do the batch's expensive work up front, e.g. verify its signatures
     /// in parallel. It must not change any verdict [`validate`](Self::validate) would
