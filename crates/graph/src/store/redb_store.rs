@@ -126,6 +126,48 @@ impl std::fmt::Debug for RedbBackend {
     }
 }
 
+/// A get on an open table (of a read or a write transaction).
+fn table_get<T: ReadableTable<Bytes, Bytes>>(
+    t: &T,
+    key: &[u8],
+    path: &Path,
+) -> Result<Option<Vec<u8>>, GraphError> {
+    let v = t.get(key).map_err(map_err(path, "read"))?;
+    Ok(v.map(|g| g.value().to_vec()))
+}
+
+/// A range scan on an open table (of a read or a write transaction).
+fn table_scan<T: ReadableTable<Bytes, Bytes>>(
+    t: &T,
+    range: (Bound<&[u8]>, Bound<&[u8]>),
+    reverse: bool,
+    visit: &mut Visitor<'_>,
+    path: &Path,
+) -> Result<(), GraphError> {
+    let range = t.range::<&[u8]>(range).map_err(map_err(path, "scan"))?;
+    let mut step = |item: Result<
+        (redb::AccessGuard<'_, Bytes>, redb::AccessGuard<'_, Bytes>),
+        redb::StorageError,
+    >| {
+        let (k, v) = item.map_err(map_err(path, "scan"))?;
+        visit(k.value(), v.value())
+    };
+    if reverse {
+        for item in range.rev() {
+            if !step(item)? {
+                break;
+            }
+        }
+    } else {
+        for item in range {
+            if !step(item)? {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
 struct RedbRead<'a> {
     txn: redb::ReadTransaction,
     path: &'a Path,
@@ -134,8 +176,7 @@ struct RedbRead<'a> {
 impl KvRead for RedbRead<'_> {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, GraphError> {
         let t = self.txn.open_table(def(table)).map_err(map_err(self.path, "open table"))?;
-        let v = t.get(key).map_err(map_err(self.path, "read"))?;
-        Ok(v.map(|g| g.value().to_vec()))
+        table_get(&t, key, self.path)
     }
 
     fn scan(
@@ -147,28 +188,7 @@ impl KvRead for RedbRead<'_> {
         visit: &mut Visitor<'_>,
     ) -> Result<(), GraphError> {
         let t = self.txn.open_table(def(table)).map_err(map_err(self.path, "open table"))?;
-        let range = t.range::<&[u8]>((lower, upper)).map_err(map_err(self.path, "scan"))?;
-        let mut step = |item: Result<
-            (redb::AccessGuard<'_, Bytes>, redb::AccessGuard<'_, Bytes>),
-            redb::StorageError,
-        >| {
-            let (k, v) = item.map_err(map_err(self.path, "scan"))?;
-            visit(k.value(), v.value())
-        };
-        if reverse {
-            for item in range.rev() {
-                if !step(item)? {
-                    break;
-                }
-            }
-        } else {
-            for item in range {
-                if !step(item)? {
-                    break;
-                }
-            }
-        }
-        Ok(())
+        table_scan(&t, (lower, upper), reverse, visit, self.path)
     }
 
     fn count(&self, table: Table) -> Result<u64, GraphError> {
@@ -186,8 +206,7 @@ struct RedbPendingRead<'a> {
 impl KvRead for RedbPendingRead<'_> {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, GraphError> {
         let t = self.txn.open_table(def(table)).map_err(map_err(self.path, "open table"))?;
-        let v = t.get(key).map_err(map_err(self.path, "read"))?;
-        Ok(v.map(|g| g.value().to_vec()))
+        table_get(&t, key, self.path)
     }
 
     fn scan(
@@ -199,28 +218,7 @@ impl KvRead for RedbPendingRead<'_> {
         visit: &mut Visitor<'_>,
     ) -> Result<(), GraphError> {
         let t = self.txn.open_table(def(table)).map_err(map_err(self.path, "open table"))?;
-        let range = t.range::<&[u8]>((lower, upper)).map_err(map_err(self.path, "scan"))?;
-        let mut step = |item: Result<
-            (redb::AccessGuard<'_, Bytes>, redb::AccessGuard<'_, Bytes>),
-            redb::StorageError,
-        >| {
-            let (k, v) = item.map_err(map_err(self.path, "scan"))?;
-            visit(k.value(), v.value())
-        };
-        if reverse {
-            for item in range.rev() {
-                if !step(item)? {
-                    break;
-                }
-            }
-        } else {
-            for item in range {
-                if !step(item)? {
-                    break;
-                }
-            }
-        }
-        Ok(())
+        table_scan(&t, (lower, upper), reverse, visit, self.path)
     }
 
     fn count(&self, table: Table) -> Result<u64, GraphError> {
