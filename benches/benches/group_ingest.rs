@@ -165,17 +165,19 @@ impl Publisher {
     }
 }
 
-/// Waits until `g` holds `want` data records. Polling must not slow the node it
-/// measures: the record count is cheap, and `base` (the records other than data ones,
-/// counted before) says when enumerating the data records can succeed; the enumeration
-/// then confirms it.
-async fn wait_holding(g: &Group, want: usize, base: u64) {
+/// Waits until `g` holds `want` data records; returns when it first did. Polling must
+/// not slow the node it measures: the record count is cheap, and `base` (the records
+/// other than data ones, counted before) says when enumerating the data records can
+/// succeed; the enumeration then confirms it. The time returned is that of the count, so
+/// the confirming enumeration (a read of every record) is not part of the figure.
+async fn wait_holding(g: &Group, want: usize, base: u64) -> Instant {
     let started = Instant::now();
     loop {
-        if g.record_count().await.unwrap() >= base + want as u64
-            && g.enumerate(RecordFilter::Type(DATA)).await.unwrap().len() >= want
-        {
-            return;
+        if g.record_count().await.unwrap() >= base + want as u64 {
+            let at = Instant::now();
+            if g.enumerate(RecordFilter::Type(DATA)).await.unwrap().len() >= want {
+                return at;
+            }
         }
         if started.elapsed() > WAIT {
             let held = g.enumerate(RecordFilter::Type(DATA)).await.unwrap().len();
@@ -229,8 +231,8 @@ async fn one_run(run: usize, records: usize, per_batch: usize) -> (f64, f64, f64
     let base = g.record_count().await.unwrap();
     let t = Instant::now();
     publisher.write(records, per_batch);
-    wait_holding(&g, records, base).await;
-    let live = records as f64 / t.elapsed().as_secs_f64();
+    let done = wait_holding(&g, records, base).await;
+    let live = records as f64 / (done - t).as_secs_f64();
     let publisher_rate = publisher.wrote();
     eprintln!("run {run}: live {live:.0}/s (publisher {publisher_rate:.0}/s)");
     g.close().await.unwrap();
@@ -242,8 +244,8 @@ async fn one_run(run: usize, records: usize, per_batch: usize) -> (f64, f64, f64
         Group::open(&receiver_e, &group, GroupOptions::default().data_dir(&recv_dir)).unwrap();
     let t = Instant::now();
     g.connect(addr).await.unwrap();
-    wait_holding(&g, 2 * records, base).await;
-    let backlog = records as f64 / t.elapsed().as_secs_f64();
+    let done = wait_holding(&g, 2 * records, base).await;
+    let backlog = records as f64 / (done - t).as_secs_f64();
     g.close().await.unwrap();
     receiver_e.close().await;
     publisher.quit();

@@ -514,3 +514,169 @@ fn redb_deferred_writes_survive_flush_and_drop() {
 }
 #[cfg(feature = "sled")]
 suite!(sled, open_sled);
+
+/// A deferred redb store stages applied records and writes them in batches; every read
+/// must merge them in. This drives a deferred store and the in-memory store with the same
+/// random writes (new records, newer, older and deleted versions, batches, flushes,
+/// durable writes in between, removals) and compares every read after each step.
+mod staging {
+    use super::*;
+    use peergroup_graph::WriteMode;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// Apply the next version of record `id` (or its first).
+        Newer(u8),
+        /// Apply the first version of `id` again (older, or unchanged).
+        First(u8),
+        /// Delete `id` (a tombstone), if it exists.
+        Delete(u8),
+        /// Apply the next versions of two records in one batch.
+        Pair(u8, u8),
+        Flush,
+        /// One write in durable mode, then back to deferred.
+        Durable(u8),
+        Remove(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0u8..8).prop_map(Op::Newer),
+            1 => (0u8..8).prop_map(Op::First),
+            1 => (0u8..8).prop_map(Op::Delete),
+            1 => (0u8..8, 0u8..8).prop_map(|(a, b)| Op::Pair(a, b)),
+            1 => Just(Op::Flush),
+            1 => (0u8..8).prop_map(Op::Durable),
+            1 => (0u8..8).prop_map(Op::Remove),
+        ]
+    }
+
+    struct Versions {
+        first: std::collections::HashMap<u8, Record>,
+        latest: std::collections::HashMap<u8, Record>,
+        clock: u64,
+    }
+
+    impl Versions {
+        fn next(&mut self, id: u8) -> Record {
+            self.clock += 10;
+            let r = match self.latest.get(&id) {
+                None => {
+                    let creator = ["0.alice", "0.bob", "0.carol"][usize::from(id % 3)];
+                    rec(u128::from(id) + 1, u128::from(id % 2), creator, self.clock)
+                }
+                Some(l) if l.is_deleted() => l.clone(),
+                Some(l) => bump(l, "0.bob", self.clock),
+            };
+            self.first.entry(id).or_insert_with(|| r.clone());
+            self.latest.insert(id, r.clone());
+            r
+        }
+
+        fn delete(&mut self, id: u8) -> Option<Record> {
+            let l = self.latest.get(&id)?;
+            if l.is_deleted() {
+                return None;
+            }
+            self.clock += 10;
+            let t = l
+                .tombstone(name("0.alice"), hlc(self.clock, 0, 3), &RecordLimits::default())
+                .unwrap();
+            self.latest.insert(id, t.clone());
+            Some(t)
+        }
+    }
+
+    fn same_reads(a: &impl RecordStore, b: &impl RecordStore) {
+        let enc = |v: Vec<Record>| v.into_iter().map(|r| r.encoded().to_vec()).collect::<Vec<_>>();
+        for id in 1..=8u128 {
+            assert_eq!(
+                a.get(&rid(id), NOW).unwrap().map(|r| r.encoded().to_vec()),
+                b.get(&rid(id), NOW).unwrap().map(|r| r.encoded().to_vec()),
+                "get {id}"
+            );
+        }
+        assert_eq!(a.len().unwrap(), b.len().unwrap(), "len");
+        for f in [
+            RecordFilter::All,
+            RecordFilter::Type(rtype(0)),
+            RecordFilter::Type(rtype(1)),
+            RecordFilter::Creator(name("0.alice")),
+        ] {
+            assert_eq!(enc(a.enumerate(&f, NOW).unwrap()), enc(b.enumerate(&f, NOW).unwrap()));
+        }
+        let all = b.sync_entries(&SyncRange::ALL, usize::MAX, NOW).unwrap();
+        let mut ranges = vec![SyncRange::ALL];
+        ranges.extend(all.iter().map(|e| SyncRange::after(e.key)));
+        if all.len() >= 2 {
+            ranges.push(SyncRange::between(all[0].key, all[all.len() - 1].key));
+        }
+        for range in &ranges {
+            for limit in [1, 2, 3, 100] {
+                assert_eq!(
+                    a.sync_entries(range, limit, NOW).unwrap(),
+                    b.sync_entries(range, limit, NOW).unwrap(),
+                    "sync_entries {range:?} {limit}"
+                );
+                assert_eq!(
+                    enc(a.sync_records(range, limit, NOW).unwrap()),
+                    enc(b.sync_records(range, limit, NOW).unwrap()),
+                    "sync_records {range:?} {limit}"
+                );
+            }
+        }
+        assert_eq!(a.last_sync_key().unwrap(), b.last_sync_key().unwrap(), "last_sync_key");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        #[test]
+        fn a_deferred_store_reads_like_the_memory_store(ops in proptest::collection::vec(op(), 1..40)) {
+            let (mut model, _m) = open_mem(RecordLimits::default());
+            let (mut store, _g) = open_redb_deferred(RecordLimits::default());
+            let mut v = Versions { first: Default::default(), latest: Default::default(), clock: 0 };
+            for op in ops {
+                let batch: Vec<Record> = match op {
+                    Op::Newer(id) => vec![v.next(id)],
+                    Op::First(id) => v.first.get(&id).cloned().into_iter().collect(),
+                    Op::Delete(id) => v.delete(id).into_iter().collect(),
+                    Op::Pair(a, b) => vec![v.next(a), v.next(b)],
+                    Op::Flush => {
+                        store.flush().unwrap();
+                        Vec::new()
+                    }
+                    Op::Durable(id) => {
+                        let r = v.next(id);
+                        store.set_write_mode(WriteMode::Durable);
+                        let got = store.apply_batch(std::slice::from_ref(&r), NOW).unwrap();
+                        store.set_write_mode(WriteMode::Deferred);
+                        prop_assert_eq!(got, model.apply_batch(std::slice::from_ref(&r), NOW).unwrap());
+                        Vec::new()
+                    }
+                    Op::Remove(id) => {
+                        let ids = [rid(u128::from(id) + 1)];
+                        let a: Vec<_> = store.remove(&ids).unwrap().iter().map(Record::id).collect();
+                        let b: Vec<_> = model.remove(&ids).unwrap().iter().map(Record::id).collect();
+                        prop_assert_eq!(a, b);
+                        v.latest.remove(&id);
+                        v.first.remove(&id);
+                        Vec::new()
+                    }
+                };
+                if !batch.is_empty() {
+                    prop_assert_eq!(
+                        store.apply_batch(&batch, NOW).unwrap(),
+                        model.apply_batch(&batch, NOW).unwrap()
+                    );
+                }
+                same_reads(&store, &model);
+            }
+            // and after a flush, a reopen reads the same
+            let path = store.path().to_path_buf();
+            drop(store);
+            let reopened = peergroup_graph::RedbStore::open(&path, RecordLimits::default()).unwrap();
+            same_reads(&reopened, &model);
+        }
+    }
+}

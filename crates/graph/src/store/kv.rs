@@ -15,18 +15,31 @@
 //! | `by_creator` | SHA-256(creator text)\[..16\] ‖ id (16) | empty |
 //! | `by_expiry` | expires (8, big-endian ms) ‖ id (16) | empty |
 //!
-//! One `apply_batch` is one engine write transaction: reads of the batch see its own
-//! earlier writes, and the engine makes the whole batch durable before `write` returns.
+//! In [`WriteMode::Durable`], one `apply_batch` is one engine write transaction: reads of
+//! the batch see its own earlier writes, and the engine makes the whole batch durable
+//! before `write` returns. In [`WriteMode::Deferred`] (records from peers, which can be
+//! synchronised again after a crash), applied records are staged in memory and written in
+//! one engine write per [`MAX_STAGED`] records (each table's keys in order), so the cost
+//! of a write transaction and of opening the tables is shared; every read merges the
+//! staged records in, and a flush or durable write writes them first. A crash loses staged
+//! records as it loses the engine's deferred writes: whole batches, never part of one.
+//!
+//! Decoded records recently stored or read are kept in a bounded cache ([`RecordCache`]),
+//! exact because every change goes through this type.
 
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use peergroup_base::{PeerName, UnixTime};
 
 use crate::error::GraphError;
 use crate::id::RecordId;
 use crate::record::{Record, RecordDigest, RecordLimits, SyncKey};
-use crate::store::{ApplyOutcome, RecordFilter, RecordStore, SyncEntry, SyncRange, decide};
+use crate::store::{
+    ApplyOutcome, RecordFilter, RecordStore, SyncEntry, SyncRange, WriteMode, decide,
+};
 
 /// The on-disk layout version this code writes and reads.
 pub(crate) const STORE_FORMAT: u32 = 1;
@@ -127,9 +140,102 @@ pub(crate) trait KvBackend {
 
 /// A [`RecordStore`] over a [`KvBackend`].
 #[derive(Debug)]
-pub(crate) struct KvStore<B> {
+pub(crate) struct KvStore<B: KvBackend> {
     backend: B,
     limits: RecordLimits,
+    cache: Mutex<RecordCache>,
+    mode: WriteMode,
+    /// In [`WriteMode::Deferred`]: records applied but not yet written to the backend, by
+    /// id. They are written together, in one backend write with each table's keys in
+    /// order, when [`MAX_STAGED`] are waiting, before anything that changes the backend
+    /// otherwise, and on flush. Every read merges them in, so they are visible at once.
+    staged: HashMap<RecordId, Staged>,
+}
+
+/// Records staged in deferred mode before one backend write (see [`KvStore`]).
+const MAX_STAGED: usize = 256;
+
+/// A record applied in deferred mode and not yet written to the backend.
+#[derive(Debug)]
+struct Staged {
+    record: Record,
+    /// What the backend holds under this id, whose index entries the write removes.
+    stored: Option<Record>,
+}
+
+/// `true` if `r` belongs in what `enumerate(filter)` returns at `now`.
+fn enumerated(filter: &RecordFilter, r: &Record, now: UnixTime) -> bool {
+    !r.is_expired(now)
+        && !r.is_deleted()
+        && match filter {
+            RecordFilter::All => true,
+            RecordFilter::Type(t) => r.record_type() == *t,
+            RecordFilter::Creator(c) => r.creator() == c,
+        }
+}
+
+fn sync_entry(r: &Record) -> SyncEntry {
+    SyncEntry { key: r.sync_key(), digest: r.digest(), expires: r.expires() }
+}
+
+/// Entries per generation of [`RecordCache`].
+const CACHE_ENTRIES: usize = 4096;
+/// Encoded bytes per generation of [`RecordCache`].
+const CACHE_BYTES: usize = 4 << 20;
+
+/// Decoded records recently stored or read again, by id, so that a record read often (a
+/// group member's membership record, read for every record the member signs; a record
+/// received again) is not read and decoded each time.
+///
+/// Exact: every change to the store goes through [`KvStore`], which puts what it stored
+/// and drops what it removed; a failed write (which, in deferred mode, may discard the
+/// deferred writes before it) empties the cache. Bounded: two generations of at most
+/// [`CACHE_ENTRIES`] records and [`CACHE_BYTES`] encoded bytes each; when the current one
+/// is full it becomes the old one, and a record found in the old one moves back.
+#[derive(Debug, Default)]
+struct RecordCache {
+    current: HashMap<RecordId, Record>,
+    current_bytes: usize,
+    old: HashMap<RecordId, Record>,
+}
+
+impl RecordCache {
+    fn get(&mut self, id: &RecordId) -> Option<Record> {
+        if let Some(r) = self.current.get(id) {
+            return Some(r.clone());
+        }
+        let r = self.old.remove(id)?;
+        self.put(r.clone());
+        Some(r)
+    }
+
+    fn put(&mut self, r: Record) {
+        let len = r.encoded_len();
+        if len > CACHE_BYTES / 16 {
+            self.remove(&r.id());
+            return;
+        }
+        if self.current.len() >= CACHE_ENTRIES || self.current_bytes + len > CACHE_BYTES {
+            self.old = std::mem::take(&mut self.current);
+            self.current_bytes = 0;
+        }
+        self.old.remove(&r.id());
+        if let Some(prev) = self.current.insert(r.id(), r) {
+            self.current_bytes -= prev.encoded_len();
+        }
+        self.current_bytes += len;
+    }
+
+    fn remove(&mut self, id: &RecordId) {
+        if let Some(prev) = self.current.remove(id) {
+            self.current_bytes -= prev.encoded_len();
+        }
+        self.old.remove(id);
+    }
+
+    fn clear(&mut self) {
+        *self = RecordCache::default();
+    }
 }
 
 fn by_type_key(r: &Record) -> [u8; 32] {
@@ -199,13 +305,20 @@ fn decode_stored(
         },
         source: Box::new(source),
     };
-    let record = Record::decode(bytes, limits).map_err(invalid)?;
+    let record = Record::decode_stored(bytes, limits).map_err(invalid)?;
     if record.id().as_bytes()[..] != *key {
         return Err(invalid(GraphError::MalformedRecord {
             reason: format!("it holds record {}", record.id()),
         }));
     }
     Ok(record)
+}
+
+impl<B: KvBackend> Drop for KvStore<B> {
+    fn drop(&mut self) {
+        // Written into the backend, which makes them durable when it drops.
+        let _ = self.write_staged();
+    }
 }
 
 impl<B: KvBackend> KvStore<B> {
@@ -232,11 +345,130 @@ impl<B: KvBackend> KvStore<B> {
                 Ok(())
             }
         })?;
-        Ok(KvStore { backend, limits })
+        Ok(KvStore {
+            backend,
+            limits,
+            cache: Mutex::default(),
+            mode: WriteMode::Durable,
+            staged: HashMap::new(),
+        })
     }
 
-    pub(crate) fn backend_mut(&mut self) -> &mut B {
-        &mut self.backend
+    fn cache(&self) -> MutexGuard<'_, RecordCache> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps the cache exact after a write: `Err` may have discarded earlier deferred
+    /// writes too, so nothing cached can be trusted.
+    fn after_write<R>(
+        &self,
+        result: &Result<R, GraphError>,
+        update: impl FnOnce(&R, &mut RecordCache),
+    ) {
+        let mut cache = self.cache();
+        match result {
+            Ok(v) => update(v, &mut cache),
+            Err(_) => cache.clear(),
+        }
+    }
+
+    /// Makes every deferred write durable (see [`KvBackend::flush`]).
+    pub(crate) fn flush(&mut self) -> Result<(), GraphError> {
+        self.write_staged()?;
+        let r = self.backend.flush();
+        self.after_write(&r, |_, _| {});
+        r
+    }
+
+    /// See [`RecordStore::set_write_mode`]. Staged records stay staged: the next durable
+    /// write or flush writes them first.
+    pub(crate) fn set_write_mode(&mut self, mode: WriteMode) {
+        self.mode = mode;
+        self.backend.set_write_mode(mode);
+    }
+
+    /// Writes the staged records to the backend in one write, removes before puts, each
+    /// table's keys in order. `Err` discards them (and, in deferred mode, the backend's
+    /// earlier deferred writes), as a crash would.
+    fn write_staged(&mut self) -> Result<(), GraphError> {
+        if self.staged.is_empty() {
+            return Ok(());
+        }
+        let staged = std::mem::take(&mut self.staged);
+        let result = self.backend.write(|w| Self::write_records(w, &staged));
+        self.after_write(&result, |_, _| {});
+        result
+    }
+
+    /// Writes `staged` through `w`: the index entries of what they replace are removed
+    /// first (an old and a new entry can have the same key), then every table gets its
+    /// new entries in key order.
+    fn write_records(
+        w: &mut dyn KvWrite,
+        staged: &HashMap<RecordId, Staged>,
+    ) -> Result<(), GraphError> {
+        for s in staged.values() {
+            if let Some(old) = &s.stored {
+                Self::remove_indexes(w, old)?;
+            }
+        }
+        let mut recs: Vec<&Record> = staged.values().map(|s| &s.record).collect();
+        recs.sort_unstable_by_key(|r| r.id());
+        for r in &recs {
+            w.put(Table::Records, r.id().as_bytes(), r.encoded())?;
+        }
+        let mut sync: Vec<([u8; 36], [u8; 40])> =
+            recs.iter().map(|r| (r.sync_key().to_bytes(), sync_value(r))).collect();
+        sync.sort_unstable();
+        for (k, v) in &sync {
+            w.put(Table::BySync, k, v)?;
+        }
+        let mut keys: Vec<[u8; 32]> = recs.iter().map(|r| by_type_key(r)).collect();
+        keys.sort_unstable();
+        for k in &keys {
+            w.put(Table::ByType, k, &[])?;
+        }
+        keys = recs.iter().map(|r| by_creator_key(r)).collect();
+        keys.sort_unstable();
+        for k in &keys {
+            w.put(Table::ByCreator, k, &[])?;
+        }
+        let mut expiry: Vec<[u8; 24]> =
+            recs.iter().map(|r| by_expiry_key(r.expires(), &r.id())).collect();
+        expiry.sort_unstable();
+        for k in &expiry {
+            w.put(Table::ByExpiry, k, &[])?;
+        }
+        Ok(())
+    }
+
+    /// Deferred mode: decides each record against what is stored (staged, cached or in the
+    /// backend) and stages the ones that win.
+    fn stage_batch(
+        &mut self,
+        records: &[Record],
+        now: UnixTime,
+    ) -> Result<Vec<ApplyOutcome>, GraphError> {
+        let mut outcomes = Vec::with_capacity(records.len());
+        for rec in records {
+            let (existing, stored) = match self.staged.get(&rec.id()) {
+                Some(s) => (Some(s.record.clone()), s.stored.clone()),
+                None => {
+                    let e = self.read_cached(&rec.id())?;
+                    (e.clone(), e)
+                }
+            };
+            let outcome = decide(existing.as_ref(), rec, &self.limits, now);
+            if outcome.is_stored() {
+                self.staged.insert(rec.id(), Staged { record: rec.clone(), stored });
+                self.cache().put(rec.clone());
+            }
+            outcomes.push(outcome);
+        }
+        if self.staged.len() >= MAX_STAGED {
+            self.write_staged()?;
+        }
+        Ok(outcomes)
     }
 
     pub(crate) fn backend(&self) -> &B {
@@ -256,6 +488,21 @@ impl<B: KvBackend> KvStore<B> {
             Some(bytes) => self.decode_stored(id.as_bytes(), &bytes).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// [`KvStore::read_record`] through the cache, for point reads (scans do not fill it).
+    fn read_cached(&self, id: &RecordId) -> Result<Option<Record>, GraphError> {
+        if let Some(s) = self.staged.get(id) {
+            return Ok(Some(s.record.clone()));
+        }
+        if let Some(r) = self.cache().get(id) {
+            return Ok(Some(r));
+        }
+        let rec = self.backend.read(|r| self.read_record(r, id))?;
+        if let Some(rec) = &rec {
+            self.cache().put(rec.clone());
+        }
+        Ok(rec)
     }
 
     /// Live records whose ids come from the 32-byte index keys of `table` with `prefix`.
@@ -354,16 +601,27 @@ impl<B: KvBackend> RecordStore for KvStore<B> {
         records: &[Record],
         now: UnixTime,
     ) -> Result<Vec<ApplyOutcome>, GraphError> {
+        if self.mode == WriteMode::Deferred {
+            return self.stage_batch(records, now);
+        }
         let limits = self.limits;
         let path = self.backend.path().to_path_buf();
-        self.backend.write(|w| {
+        let cache = &self.cache;
+        // staged records (from deferred mode) go first, in the same write
+        let staged = std::mem::take(&mut self.staged);
+        let result = self.backend.write(|w| {
+            Self::write_records(w, &staged)?;
             let mut outcomes = Vec::with_capacity(records.len());
             for rec in records {
-                let existing = match w.get(Table::Records, rec.id().as_bytes())? {
-                    Some(bytes) => {
-                        Some(decode_stored(&path, &limits, rec.id().as_bytes(), &bytes)?)
-                    }
-                    None => None,
+                let cached = cache.lock().unwrap_or_else(PoisonError::into_inner).get(&rec.id());
+                let existing = match cached {
+                    Some(c) => Some(c),
+                    None => match w.get(Table::Records, rec.id().as_bytes())? {
+                        Some(bytes) => {
+                            Some(decode_stored(&path, &limits, rec.id().as_bytes(), &bytes)?)
+                        }
+                        None => None,
+                    },
                 };
                 let outcome = decide(existing.as_ref(), rec, &limits, now);
                 if outcome.is_stored() {
@@ -375,15 +633,200 @@ impl<B: KvBackend> RecordStore for KvStore<B> {
                 outcomes.push(outcome);
             }
             Ok(outcomes)
-        })
+        });
+        self.after_write(&result, |outcomes, cache| {
+            for (rec, outcome) in records.iter().zip(outcomes) {
+                if outcome.is_stored() {
+                    cache.put(rec.clone());
+                }
+            }
+        });
+        result
     }
 
     fn get(&self, id: &RecordId, now: UnixTime) -> Result<Option<Record>, GraphError> {
-        let rec = self.backend.read(|r| self.read_record(r, id))?;
+        let rec = self.read_cached(id)?;
         Ok(rec.filter(|r| !r.is_expired(now)))
     }
 
     fn enumerate(&self, filter: &RecordFilter, now: UnixTime) -> Result<Vec<Record>, GraphError> {
+        let mut out = self.enumerate_backend(filter, now)?;
+        if !self.staged.is_empty() {
+            out.retain(|r| !self.staged.contains_key(&r.id()));
+            out.extend(
+                self.staged
+                    .values()
+                    .map(|s| &s.record)
+                    .filter(|r| enumerated(filter, r, now))
+                    .cloned(),
+            );
+            out.sort_unstable_by_key(|r| r.id());
+        }
+        Ok(out)
+    }
+
+    fn sync_entries(
+        &self,
+        range: &SyncRange,
+        limit: usize,
+        now: UnixTime,
+    ) -> Result<Vec<SyncEntry>, GraphError> {
+        let extra = self.staged.values().filter(|s| s.stored.is_some()).count();
+        let backend = self.backend.read(|r| {
+            let mut out = Vec::new();
+            self.scan_sync(r, range, limit.saturating_add(extra), now, &mut |e| {
+                out.push(e);
+                Ok(())
+            })?;
+            Ok(out)
+        })?;
+        Ok(self.merge_sync(backend, range, limit, now, SyncEntry::clone, sync_entry))
+    }
+
+    fn sync_records(
+        &self,
+        range: &SyncRange,
+        limit: usize,
+        now: UnixTime,
+    ) -> Result<Vec<Record>, GraphError> {
+        self.backend.read(|r| {
+            let mut entries = Vec::new();
+            let extra = self.staged.values().filter(|s| s.stored.is_some()).count();
+            self.scan_sync(r, range, limit.saturating_add(extra), now, &mut |e| {
+                entries.push(e);
+                Ok(())
+            })?;
+            // Entries this merge drops are never read.
+            let mut keep =
+                self.merge_sync(entries, range, limit, now, |e| Ok(e.key), |r| Err(r.clone()));
+            let mut out = Vec::with_capacity(keep.len());
+            for item in keep.drain(..) {
+                match item {
+                    Err(staged) => out.push(staged),
+                    Ok(key) => match self.read_record(r, &key.id)? {
+                        Some(rec) => out.push(rec),
+                        None => {
+                            return Err(self.corrupt(format!(
+                                "by_sync names record {}, which is missing",
+                                key.id
+                            )));
+                        }
+                    },
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn len(&self) -> Result<u64, GraphError> {
+        let added = self.staged.values().filter(|s| s.stored.is_none()).count() as u64;
+        Ok(self.backend.read(|r| r.count(Table::Records))? + added)
+    }
+
+    fn purge_expired(&mut self, now: UnixTime) -> Result<Vec<Record>, GraphError> {
+        self.write_staged()?;
+        self.purge_expired_backend(now)
+    }
+
+    fn remove(&mut self, ids: &[RecordId]) -> Result<Vec<Record>, GraphError> {
+        self.write_staged()?;
+        self.remove_backend(ids)
+    }
+
+    fn next_expiry(&self) -> Result<Option<UnixTime>, GraphError> {
+        // Can be early (a replaced record's entry is still in the backend), never late.
+        let backend = self.next_expiry_backend()?;
+        let staged = self.staged.values().map(|s| s.record.expires()).min();
+        Ok(match (backend, staged) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
+    fn last_sync_key(&self) -> Result<Option<SyncKey>, GraphError> {
+        let stale = self.stale_sync_keys();
+        let backend = self.backend.read(|r| {
+            let mut last = None;
+            r.scan(Table::BySync, Bound::Unbounded, Bound::Unbounded, true, &mut |k, _| {
+                let key = <[u8; 36]>::try_from(k)
+                    .map_err(|_| self.corrupt(format!("by_sync key of {} bytes", k.len())))?;
+                if stale.contains(&key) {
+                    return Ok(true);
+                }
+                last = Some(key);
+                Ok(false)
+            })?;
+            Ok(last)
+        })?;
+        let staged = self.staged.values().map(|s| s.record.sync_key().to_bytes()).max();
+        Ok(backend.max(staged).map(|k| SyncKey::from_bytes(&k)))
+    }
+}
+
+impl<B: KvBackend> KvStore<B> {
+    /// The backend's by_sync keys that staged records replace.
+    fn stale_sync_keys(&self) -> std::collections::HashSet<[u8; 36]> {
+        self.staged
+            .values()
+            .filter_map(|s| s.stored.as_ref())
+            .map(|r| r.sync_key().to_bytes())
+            .collect()
+    }
+
+    /// The first `limit` of: the backend's entries (`backend`, in order, fetched with room
+    /// for the stale ones) without those staged records replace, and the staged records
+    /// in `range` live at `now`, in sync order.
+    fn merge_sync<E, T>(
+        &self,
+        backend: Vec<E>,
+        range: &SyncRange,
+        limit: usize,
+        now: UnixTime,
+        from_backend: impl Fn(&E) -> T,
+        from_staged: impl Fn(&Record) -> T,
+    ) -> Vec<T>
+    where
+        E: AsSyncKey,
+    {
+        if self.staged.is_empty() {
+            return backend.iter().take(limit).map(from_backend).collect();
+        }
+        let stale = self.stale_sync_keys();
+        let (lo, hi) = (bound_bytes(&range.start), bound_bytes(&range.end));
+        let mut merged: Vec<([u8; 36], T)> = backend
+            .iter()
+            .map(|e| (e.sync_key_bytes(), e))
+            .filter(|(k, _)| !stale.contains(k))
+            .map(|(k, e)| (k, from_backend(e)))
+            .collect();
+        for s in self.staged.values() {
+            let k = s.record.sync_key().to_bytes();
+            if s.record.expires() > now && std::ops::RangeBounds::contains(&(lo, hi), &k) {
+                merged.push((k, from_staged(&s.record)));
+            }
+        }
+        merged.sort_unstable_by_key(|e| e.0);
+        merged.into_iter().take(limit).map(|(_, t)| t).collect()
+    }
+}
+
+/// What [`KvStore::merge_sync`] orders by.
+trait AsSyncKey {
+    fn sync_key_bytes(&self) -> [u8; 36];
+}
+
+impl AsSyncKey for SyncEntry {
+    fn sync_key_bytes(&self) -> [u8; 36] {
+        self.key.to_bytes()
+    }
+}
+
+impl<B: KvBackend> KvStore<B> {
+    fn enumerate_backend(
+        &self,
+        filter: &RecordFilter,
+        now: UnixTime,
+    ) -> Result<Vec<Record>, GraphError> {
         match filter {
             RecordFilter::All => self.backend.read(|r| {
                 let mut out = Vec::new();
@@ -415,54 +858,7 @@ impl<B: KvBackend> RecordStore for KvStore<B> {
         }
     }
 
-    fn sync_entries(
-        &self,
-        range: &SyncRange,
-        limit: usize,
-        now: UnixTime,
-    ) -> Result<Vec<SyncEntry>, GraphError> {
-        self.backend.read(|r| {
-            let mut out = Vec::new();
-            self.scan_sync(r, range, limit, now, &mut |e| {
-                out.push(e);
-                Ok(())
-            })?;
-            Ok(out)
-        })
-    }
-
-    fn sync_records(
-        &self,
-        range: &SyncRange,
-        limit: usize,
-        now: UnixTime,
-    ) -> Result<Vec<Record>, GraphError> {
-        self.backend.read(|r| {
-            let mut ids = Vec::new();
-            self.scan_sync(r, range, limit, now, &mut |e| {
-                ids.push(e.key.id);
-                Ok(())
-            })?;
-            let mut out = Vec::with_capacity(ids.len());
-            for id in ids {
-                match self.read_record(r, &id)? {
-                    Some(rec) => out.push(rec),
-                    None => {
-                        return Err(
-                            self.corrupt(format!("by_sync names record {id}, which is missing"))
-                        );
-                    }
-                }
-            }
-            Ok(out)
-        })
-    }
-
-    fn len(&self) -> Result<u64, GraphError> {
-        self.backend.read(|r| r.count(Table::Records))
-    }
-
-    fn purge_expired(&mut self, now: UnixTime) -> Result<Vec<Record>, GraphError> {
+    fn purge_expired_backend(&mut self, now: UnixTime) -> Result<Vec<Record>, GraphError> {
         let upper = by_expiry_key(now, &RecordId::from_bytes([0xff; 16]));
         let due = self.backend.read(|r| {
             let mut ids = Vec::new();
@@ -485,7 +881,7 @@ impl<B: KvBackend> RecordStore for KvStore<B> {
         }
         let limits = self.limits;
         let path = self.backend.path().to_path_buf();
-        self.backend.write(|w| {
+        let result = self.backend.write(|w| {
             let mut purged = Vec::with_capacity(due.len());
             for id in &due {
                 if let Some(bytes) = w.get(Table::Records, id.as_bytes())? {
@@ -498,16 +894,20 @@ impl<B: KvBackend> RecordStore for KvStore<B> {
                 }
             }
             Ok(purged)
-        })
+        });
+        self.after_write(&result, |purged: &Vec<Record>, cache| {
+            purged.iter().for_each(|r| cache.remove(&r.id()));
+        });
+        result
     }
 
-    fn remove(&mut self, ids: &[RecordId]) -> Result<Vec<Record>, GraphError> {
+    fn remove_backend(&mut self, ids: &[RecordId]) -> Result<Vec<Record>, GraphError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let limits = self.limits;
         let path = self.backend.path().to_path_buf();
-        self.backend.write(|w| {
+        let result = self.backend.write(|w| {
             let mut removed = Vec::with_capacity(ids.len());
             for id in ids {
                 if let Some(bytes) = w.get(Table::Records, id.as_bytes())? {
@@ -518,10 +918,14 @@ impl<B: KvBackend> RecordStore for KvStore<B> {
                 }
             }
             Ok(removed)
-        })
+        });
+        self.after_write(&result, |removed: &Vec<Record>, cache| {
+            removed.iter().for_each(|r| cache.remove(&r.id()));
+        });
+        result
     }
 
-    fn next_expiry(&self) -> Result<Option<UnixTime>, GraphError> {
+    fn next_expiry_backend(&self) -> Result<Option<UnixTime>, GraphError> {
         self.backend.read(|r| {
             let mut first = None;
             r.scan(Table::ByExpiry, Bound::Unbounded, Bound::Unbounded, false, &mut |k, _| {
@@ -531,19 +935,6 @@ impl<B: KvBackend> RecordStore for KvStore<B> {
                 Ok(false)
             })?;
             Ok(first)
-        })
-    }
-
-    fn last_sync_key(&self) -> Result<Option<SyncKey>, GraphError> {
-        self.backend.read(|r| {
-            let mut last = None;
-            r.scan(Table::BySync, Bound::Unbounded, Bound::Unbounded, true, &mut |k, _| {
-                let key = <[u8; 36]>::try_from(k)
-                    .map_err(|_| self.corrupt(format!("by_sync key of {} bytes", k.len())))?;
-                last = Some(SyncKey::from_bytes(&key));
-                Ok(false)
-            })?;
-            Ok(last)
         })
     }
 }
@@ -614,10 +1005,10 @@ macro_rules! delegate_record_store {
                 self.inner.last_sync_key()
             }
             fn set_write_mode(&mut self, mode: $crate::store::WriteMode) {
-                self.inner.backend_mut().set_write_mode(mode)
+                self.inner.set_write_mode(mode)
             }
             fn flush(&mut self) -> Result<(), $crate::GraphError> {
-                self.inner.backend_mut().flush()
+                self.inner.flush()
             }
         }
     };
