@@ -29,6 +29,7 @@
 //! [`RecordLimits`] one by one as they are applied ([`WireRecord::to_record`]).
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use peergroup_base::{NodeId, PeerAddr, PeerName, UnixTime};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -436,20 +437,23 @@ pub struct WireRecord(Repr);
 #[derive(Clone)]
 enum Repr {
     Record(Record),
-    Bytes(Vec<u8>),
+    /// Bytes, and the record they decoded to under the limits beside it: a receiver that
+    /// decodes a record ahead of handling its message (to verify a batch of signatures on
+    /// several cores) does not decode it again.
+    Bytes(Vec<u8>, OnceLock<(RecordLimits, Record)>),
 }
 
 impl WireRecord {
     /// Raw bytes, for example from a peer that does not follow the rules.
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
-        WireRecord(Repr::Bytes(bytes))
+        WireRecord(Repr::Bytes(bytes, OnceLock::new()))
     }
 
     /// The encoded bytes.
     pub fn bytes(&self) -> &[u8] {
         match &self.0 {
             Repr::Record(r) => r.encoded(),
-            Repr::Bytes(b) => b,
+            Repr::Bytes(b, _) => b,
         }
     }
 
@@ -463,10 +467,19 @@ impl WireRecord {
         self.bytes().is_empty()
     }
 
-    /// The checked record under the receiving graph's `limits`.
+    /// The checked record under the receiving graph's `limits` (decoded once per limits).
     pub fn to_record(&self, limits: &RecordLimits) -> Result<Record, GraphError> {
         match &self.0 {
-            Repr::Bytes(b) => Record::decode(b, limits),
+            Repr::Bytes(b, decoded) => {
+                if let Some((l, r)) = decoded.get()
+                    && l == limits
+                {
+                    return Ok(r.clone());
+                }
+                let r = Record::decode(b, limits)?;
+                let _ = decoded.set((*limits, r.clone()));
+                Ok(r)
+            }
             Repr::Record(r) => {
                 if r.encoded_len() > limits.max_record_size() as usize {
                     return Err(GraphError::MaxRecordSizeExceeded {
@@ -503,7 +516,7 @@ impl fmt::Debug for WireRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Repr::Record(r) => write!(f, "WireRecord({:?} v{})", r.id(), r.version()),
-            Repr::Bytes(b) => write!(f, "WireRecord({} bytes)", b.len()),
+            Repr::Bytes(b, _) => write!(f, "WireRecord({} bytes)", b.len()),
         }
     }
 }
@@ -517,7 +530,7 @@ impl Serialize for WireRecord {
 impl<'de> Deserialize<'de> for WireRecord {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let b = serde_bytes::ByteBuf::deserialize(d)?;
-        Ok(WireRecord(Repr::Bytes(b.into_vec())))
+        Ok(WireRecord::from_bytes(b.into_vec()))
     }
 }
 
