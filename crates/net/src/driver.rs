@@ -133,6 +133,37 @@ impl<C> Handle<C> {
     pub fn is_stopped(&self) -> bool {
         self.commands.is_closed()
     }
+
+    /// A handle that reaches the core without keeping it running.
+    pub fn downgrade(&self) -> WeakHandle<C> {
+        WeakHandle { commands: self.commands.downgrade(), urgent: self.urgent.downgrade() }
+    }
+}
+
+/// A [`Handle`] that does not keep the core running (from [`Handle::downgrade`]): for
+/// whoever must be able to stop a core that someone else owns.
+pub struct WeakHandle<C> {
+    commands: mpsc::WeakSender<C>,
+    urgent: mpsc::WeakSender<C>,
+}
+
+impl<C> std::fmt::Debug for WeakHandle<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeakHandle").finish_non_exhaustive()
+    }
+}
+
+impl<C> Clone for WeakHandle<C> {
+    fn clone(&self) -> Self {
+        WeakHandle { commands: self.commands.clone(), urgent: self.urgent.clone() }
+    }
+}
+
+impl<C> WeakHandle<C> {
+    /// The handle, while the core runs and some [`Handle`] to it is alive.
+    pub fn upgrade(&self) -> Option<Handle<C>> {
+        Some(Handle { commands: self.commands.upgrade()?, urgent: self.urgent.upgrade()? })
+    }
 }
 
 /// The events a core emits, as a [`futures_core::Stream`] (or with [`Events::next`]).

@@ -3,7 +3,8 @@
 //! Secure groups of peers that replicate signed records — Microsoft's Peer-to-Peer
 //! Grouping (PNRP, Peer Graphing, Peer Grouping) rebuilt in Rust on QUIC, for Linux, macOS
 //! and Windows. This crate is the front door: it starts a [`Peer`] — one identity, one
-//! QUIC endpoint, one PNRP node — and re-exports the layers below it.
+//! QUIC endpoint, one PNRP node, and the groups it opens — and re-exports the layers
+//! below it.
 //!
 //! ## A guided tour
 //!
@@ -105,7 +106,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 pub use peergroup_base as base;
@@ -124,7 +125,7 @@ pub use peergroup_group::node::Event;
 pub use peergroup_group::{CreateOptions, Invitation, Role};
 pub use peergroup_identity::{Identity, IdentityInfo, IdentityStore};
 
-use peergroup_group::net::ParticipantDelegation;
+use peergroup_group::net::{GroupCloser, ParticipantDelegation};
 use peergroup_net::{Endpoint, EndpointConfig};
 use peergroup_pnrp::net::{Pnrp, PnrpConfig, Seed};
 
@@ -144,6 +145,9 @@ pub enum PeerError {
     /// A group.
     #[error(transparent)]
     Group(#[from] GroupNetError),
+    /// The group is already open on this peer (close the other handle first).
+    #[error("group {0} is already open on this peer; close the other handle first")]
+    AlreadyOpen(peergroup_base::PeerName),
     /// The peer was started without PNRP, and the operation needs it.
     #[error(
         "this peer runs without PNRP (PeerBuilder::without_pnrp); connect to an address instead"
@@ -240,7 +244,9 @@ impl PeerBuilder {
         } else {
             None
         };
-        Ok(Peer { inner: Arc::new(Inner { identity, endpoint, pnrp, data_dir }) })
+        Ok(Peer {
+            inner: Arc::new(Inner { identity, endpoint, pnrp, data_dir, groups: Mutex::default() }),
+        })
     }
 }
 
@@ -250,10 +256,12 @@ struct Inner {
     endpoint: Endpoint,
     pnrp: Option<Pnrp>,
     data_dir: PathBuf,
+    /// The groups created, joined or opened through this peer and not yet closed.
+    groups: Mutex<Vec<GroupCloser>>,
 }
 
-/// One running peer: an identity, its QUIC endpoint and its PNRP node. Cheap to clone;
-/// every clone is the same peer. See the [crate docs](crate).
+/// One running peer: an identity, its QUIC endpoint, its PNRP node and the groups it
+/// opened. Cheap to clone; every clone is the same peer. See the [crate docs](crate).
 #[derive(Debug, Clone)]
 pub struct Peer {
     inner: Arc<Inner>,
@@ -308,13 +316,29 @@ impl Peer {
         Groups { peer: self }
     }
 
-    /// Stops PNRP (its registrations withdrawn) and closes the endpoint. Close the
-    /// groups first.
+    /// Closes every group still open through this peer (each one's writes made durable
+    /// first; their [`Group`] handles then answer [`GroupNetError::Closed`]), stops PNRP
+    /// (its registrations withdrawn) and closes the endpoint.
     pub async fn close(&self) {
+        let open: Vec<GroupCloser> = std::mem::take(&mut *self.inner.lock_groups());
+        for g in open {
+            if let Err(e) = g.close().await {
+                tracing::warn!(group = %g.name(), error = %e, "closing the group failed");
+            }
+        }
         if let Some(p) = &self.inner.pnrp {
             let _ = tokio::time::timeout(Duration::from_secs(5), p.shutdown()).await;
         }
         self.inner.endpoint.close().await;
+    }
+}
+
+impl Inner {
+    /// The open groups, the closed ones forgotten.
+    fn lock_groups(&self) -> std::sync::MutexGuard<'_, Vec<GroupCloser>> {
+        let mut g = self.groups.lock().unwrap_or_else(PoisonError::into_inner);
+        g.retain(GroupCloser::is_open);
+        g
     }
 }
 
@@ -329,19 +353,51 @@ impl Groups<'_> {
         GroupOptions::default().data_dir(&self.peer.inner.data_dir)
     }
 
+    /// Keeps `group` in the peer's open groups, unless it is open already.
+    fn track(
+        &self,
+        make: impl FnOnce() -> Result<Group, GroupNetError>,
+    ) -> Result<Group, PeerError> {
+        let mut open = self.peer.inner.lock_groups();
+        let group = make()?;
+        if open.iter().any(|g| g.name() == group.name()) {
+            // the store's lock refuses a second open; a join of an open group gets here
+            return Err(PeerError::AlreadyOpen(group.name().clone()));
+        }
+        open.push(group.closer());
+        Ok(group)
+    }
+
     /// Creates a group owned by this identity (`PeerGroupCreate`).
     pub fn create(&self, options: &CreateOptions) -> Result<Group, PeerError> {
-        Ok(Group::create(&self.peer.inner.endpoint, options, self.options())?)
+        self.track(|| Group::create(&self.peer.inner.endpoint, options, self.options()))
     }
 
     /// Joins a group with an invitation for this identity (`PeerGroupJoin`).
     pub fn join(&self, invitation: &Invitation) -> Result<Group, PeerError> {
-        Ok(Group::join(&self.peer.inner.endpoint, invitation, self.options())?)
+        if let Some(g) = self.find_open(&invitation.group()) {
+            return Err(PeerError::AlreadyOpen(g));
+        }
+        self.track(|| Group::join(&self.peer.inner.endpoint, invitation, self.options()))
     }
 
-    /// Opens a group created or joined before (`PeerGroupOpen`).
+    /// Opens a group created or joined before (`PeerGroupOpen`). A group that is open on
+    /// this peer already is refused with [`PeerError::AlreadyOpen`].
     pub fn open(&self, group: &peergroup_base::PeerName) -> Result<Group, PeerError> {
-        Ok(Group::open(&self.peer.inner.endpoint, group, self.options())?)
+        if let Some(g) = self.find_open(group) {
+            return Err(PeerError::AlreadyOpen(g));
+        }
+        self.track(|| Group::open(&self.peer.inner.endpoint, group, self.options()))
+    }
+
+    fn find_open(&self, group: &peergroup_base::PeerName) -> Option<peergroup_base::PeerName> {
+        self.peer.inner.lock_groups().iter().find(|g| g.name() == group).map(|g| g.name().clone())
+    }
+
+    /// The groups open on this peer (created, joined or opened through it and neither
+    /// closed nor dropped).
+    pub fn opened(&self) -> Vec<peergroup_base::PeerName> {
+        self.peer.inner.lock_groups().iter().map(|g| g.name().clone()).collect()
     }
 
     /// This identity's groups, read from disk (`PeerGroupEnum`).

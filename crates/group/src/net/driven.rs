@@ -16,6 +16,7 @@ use peergroup_base::{Input, Now, Outbox, Output, Protocol};
 use peergroup_graph::GraphError;
 use peergroup_graph::proto::{Command as GraphCommand, Event as GraphEvent, Status};
 use peergroup_graph::store::{RecordStore, RedbStore, WriteMode};
+use peergroup_net::driver::WeakHandle;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::warn;
 
@@ -57,6 +58,12 @@ pub(crate) struct Shared {
     pub(crate) stopped: watch::Sender<bool>,
     dropped: AtomicU64,
     queue: usize,
+    /// The running actor, without keeping it running (set when it starts): how a
+    /// [`GroupCloser`](super::GroupCloser) reaches it.
+    pub(crate) handle: Mutex<Option<WeakHandle<Request>>>,
+    /// Set when the actor handled [`Request::Shutdown`]: it answers nothing after that
+    /// (the API sees `Closed`), and stops when the last handle is dropped.
+    pub(crate) shut: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -67,6 +74,8 @@ impl Shared {
             stopped: watch::channel(false).0,
             dropped: AtomicU64::new(0),
             queue: queue.max(1),
+            handle: Mutex::new(None),
+            shut: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -213,6 +222,14 @@ impl Protocol for Driven {
         input: Input<Message, Request, DrivenTimer>,
         out: &mut Outbox<Message, Never, DrivenTimer>,
     ) {
+        if self.shared.shut.load(Ordering::Relaxed) {
+            // Closed: requests are dropped unanswered (their replies say `Closed`), and a
+            // second shutdown has nothing left to flush.
+            if let Input::Command(Request::Shutdown(reply)) = input {
+                let _ = reply.send(Ok(()));
+            }
+            return;
+        }
         match input {
             Input::Start => {
                 self.node.graph_mut().store_mut().set_write_mode(WriteMode::Deferred);
@@ -241,6 +258,7 @@ impl Protocol for Driven {
             Input::Command(Request::Inspect(f)) => f(now, &mut self.node),
             Input::Command(Request::Shutdown(reply)) => {
                 let _ = self.step(now, Input::Command(Command::Graph(GraphCommand::Close)), out);
+                self.shared.shut.store(true, Ordering::Relaxed);
                 let _ = reply.send(self.flush());
                 return;
             }

@@ -632,6 +632,8 @@ impl Group {
                 let (handle, events) =
                     driver::spawn(&self.endpoint, ProtocolId::new(PROTOCOL)?, driven, config)?;
                 drop(events);
+                *self.shared.handle.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some(handle.downgrade());
                 self.state = State::Running(handle);
                 self.read(|_, _| ()).await?;
                 self.serve_password()
@@ -1116,19 +1118,15 @@ impl Group {
         }
         match std::mem::replace(&mut self.state, State::Closed) {
             State::Idle(mut node) => Ok(node.graph_mut().store_mut().flush()?),
-            State::Running(handle) => {
-                let (tx, rx) = oneshot::channel();
-                handle.command(Request::Shutdown(tx)).await.map_err(|_| GroupNetError::Closed)?;
-                let r = rx.await.map_err(|_| GroupNetError::Closed)?;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                let mut stopped = self.shared.stopped.subscribe();
-                drop(handle);
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(10), stopped.wait_for(|s| *s)).await;
-                Ok(r?)
-            }
+            State::Running(handle) => shutdown(handle, &self.shared).await,
             State::Closed => Ok(()),
         }
+    }
+
+    /// Something that can close this group once it runs, without owning it: for whoever
+    /// runs the endpoint (the facade's `Peer` closes its open groups this way).
+    pub fn closer(&self) -> GroupCloser {
+        GroupCloser { name: self.name.clone(), shared: Arc::downgrade(&self.shared) }
     }
 
     // ----- plumbing -----------------------------------------------------------------------
@@ -1187,5 +1185,63 @@ impl Group {
             }
             State::Closed => Err(GroupNetError::Closed),
         }
+    }
+}
+
+/// Stops a running group's actor: a durable flush, then the node and its store dropped.
+async fn shutdown(handle: Handle<Request>, shared: &Shared) -> Result<(), GroupNetError> {
+    let (tx, rx) = oneshot::channel();
+    handle.command(Request::Shutdown(tx)).await.map_err(|_| GroupNetError::Closed)?;
+    let r = rx.await.map_err(|_| GroupNetError::Closed)?;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut stopped = shared.stopped.subscribe();
+    drop(handle);
+    let _ = tokio::time::timeout(Duration::from_secs(10), stopped.wait_for(|s| *s)).await;
+    Ok(r?)
+}
+
+/// Closes a group that someone else holds (from [`Group::closer`]); it does not keep the
+/// group open.
+#[derive(Debug, Clone)]
+pub struct GroupCloser {
+    name: PeerName,
+    shared: std::sync::Weak<Shared>,
+}
+
+impl GroupCloser {
+    /// The group's peer name.
+    pub fn name(&self) -> &PeerName {
+        &self.name
+    }
+
+    /// `true` while the [`Group`] exists and has not been closed (a group dropped while
+    /// it runs stops at once).
+    pub fn is_open(&self) -> bool {
+        self.shared.upgrade().is_some_and(|s| {
+            !*s.stopped.borrow() && !s.shut.load(std::sync::atomic::Ordering::Relaxed)
+        })
+    }
+
+    /// Closes the group if it runs: every write made durable and the node closed (its
+    /// connections too). The [`Group`] handle then answers [`GroupNetError::Closed`];
+    /// the store is released when that handle is dropped. Its PNRP participant name stays
+    /// registered until PNRP stops. A group that never started has nothing unwritten and
+    /// is left as it is.
+    pub async fn close(&self) -> Result<(), GroupNetError> {
+        let Some(shared) = self.shared.upgrade() else {
+            return Ok(());
+        };
+        let handle = shared
+            .handle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .and_then(|h| h.upgrade());
+        let Some(handle) = handle else {
+            return Ok(());
+        };
+        let (tx, rx) = oneshot::channel();
+        handle.command(Request::Shutdown(tx)).await.map_err(|_| GroupNetError::Closed)?;
+        Ok(rx.await.map_err(|_| GroupNetError::Closed)??)
     }
 }
