@@ -53,7 +53,8 @@ pub(crate) enum PnrpCommand {
         /// A classifier (the name registered is then `<identity authority>.<classifier>`)
         /// or a full peer name of the identity (or an unsecured `0.<classifier>`).
         name: String,
-        /// The identity that owns the name (default: the identity `default` of the data
+        /// The identity that owns the name (default: for a full secure peer name, the
+        /// identity that owns it; otherwise the identity `default` of the data
         /// directory, created if missing).
         #[arg(long, value_name = "NAME")]
         identity: Option<String>,
@@ -112,7 +113,13 @@ pub(crate) async fn run(data_dir: &Path, command: PnrpCommand) -> Result<(), Cli
         PnrpCommand::Register { name, identity, comment, payload_file, listen, seeds } => {
             let seeds = parse_seeds(&seeds)?;
             let payload = payload_file.as_deref().map(read_payload).transpose()?;
-            let identity = identity_for_register(data_dir, identity.as_deref())?;
+            let identity = match (&identity, PeerName::parse(&name)) {
+                // a secure full name: the identity that owns it
+                (None, Ok(full)) if full.authority().is_secure() => {
+                    identity_owning(data_dir, &full)?
+                }
+                _ => identity_for_register(data_dir, identity.as_deref())?,
+            };
             let name = name_of(&identity, &name)?;
             register(data_dir, identity, name, &comment, payload, listen, seeds).await
         }
@@ -175,6 +182,28 @@ pub(crate) fn identity_for_register(
             );
             Ok(identity)
         }
+    }
+}
+
+/// The identity of the data directory whose authority is `name`'s (says which on stderr).
+fn identity_owning(data_dir: &Path, name: &PeerName) -> Result<Identity, CliError> {
+    let store = IdentityStore::open(data_dir)?;
+    let owner = store
+        .list()?
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|i| i.peer_name().authority() == name.authority());
+    match owner {
+        Some(identity) => {
+            eprintln!("using the identity {} (it owns {name})", identity.peer_name());
+            Ok(identity)
+        }
+        None => Err(CliError::runtime(format!(
+            "no identity in {} owns {name} (its authority is {}); register a classifier of \
+             one of yours, or import the identity that owns it",
+            data_dir.display(),
+            name.authority()
+        ))),
     }
 }
 

@@ -135,6 +135,24 @@ fn demo_summary_is_readable() {
     }
 }
 
+/// `p2p demo | head`: the reader may close stdout before the summary is written; the demo
+/// then ends quietly (exit 0, no panic), as every `p2p` command does.
+#[test]
+fn demo_ends_quietly_when_stdout_closes() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_p2p"))
+        .arg("demo")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // the reader is gone before the demo prints: its summary meets a closed pipe
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[test]
 fn demo_group_admits_members_refuses_others_and_revokes() {
     let out = Command::new(env!("CARGO_BIN_EXE_p2p")).args(["demo", "--json"]).output().unwrap();

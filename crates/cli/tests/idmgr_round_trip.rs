@@ -214,3 +214,22 @@ fn corrupted_store_file_is_reported_and_others_still_listed() {
     assert_eq!(code, 1);
     assert!(err.contains(s(&bad)), "{err}");
 }
+
+/// `p2p pnrp register <full peer name>` without `--identity` uses the identity that owns
+/// the name; a name no identity here owns is refused with a clear error before anything
+/// is created or bound.
+#[test]
+fn register_of_a_full_name_nobody_here_owns_is_refused() {
+    let env = Env::new();
+    env.ok(&["idmgr", "create-identity", "alice"]);
+    let name = "1234567890123456789012345678901234567890.chat";
+    let (code, stderr) = env.fails(&["pnrp", "register", name, "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("no identity in {} owns {name}", env.data().display())),
+        "{stderr}"
+    );
+    // no `default` identity was created on the way
+    let list = env.ok(&["idmgr", "show", "identities"]);
+    assert!(!list.contains(".default"), "{list}");
+}

@@ -31,6 +31,7 @@ use peergroup_net::{Endpoint, EndpointConfig};
 use serde::Serialize;
 
 use crate::CliError;
+use crate::output;
 
 mod graph;
 mod group;
@@ -176,14 +177,12 @@ pub(crate) async fn run(json: bool) -> Result<(), CliError> {
         .map_err(|e| CliError::runtime(format!("cannot create a temporary data dir: {e}")))?;
     let report = run_in(dir.path()).await?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(|e| CliError::runtime(e.to_string()))?
-        );
+        output::line(
+            serde_json::to_string_pretty(&report).map_err(|e| CliError::runtime(e.to_string()))?,
+        )
     } else {
-        summary::print_summary(&report);
+        output::raw(&summary::render(&report))
     }
-    Ok(())
 }
 
 fn ms(d: Duration) -> f64 {

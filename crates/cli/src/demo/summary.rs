@@ -1,6 +1,16 @@
 //! The demo's readable summary: labelled rows with right-aligned times, and tables.
 
-use std::fmt::Display;
+use std::fmt::{Display, Write as _};
+
+/// `println!` into a `String` (which cannot fail).
+macro_rules! outln {
+    ($o:expr) => {
+        $o.push('\n')
+    };
+    ($o:expr, $($arg:tt)*) => {{
+        let _ = writeln!($o, $($arg)*);
+    }};
+}
 
 use super::DemoReport;
 
@@ -8,8 +18,8 @@ use super::DemoReport;
 const LABEL_WIDTH: usize = 60;
 
 /// One summary line: an indented label, padded to the value column, and its value.
-fn row(label: impl Display, value: impl Display) {
-    println!("  {:<width$} {value}", label.to_string(), width = LABEL_WIDTH);
+fn row(o: &mut String, label: impl Display, value: impl Display) {
+    outln!(o, "  {:<width$} {value}", label.to_string(), width = LABEL_WIDTH);
 }
 
 /// A time for the value column: right-aligned, in ms.
@@ -30,7 +40,7 @@ fn count(n: impl Into<u64>, noun: &str) -> String {
 
 /// Prints rows of cells as columns two spaces apart, each padded to its widest cell (the
 /// last cell of a row is not padded), indented by `indent` spaces.
-fn table(indent: usize, rows: &[Vec<String>]) {
+fn table(o: &mut String, indent: usize, rows: &[Vec<String>]) {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
@@ -38,14 +48,18 @@ fn table(indent: usize, rows: &[Vec<String>]) {
     for r in rows {
         let cells: Vec<String> =
             r.iter().zip(&widths).map(|(cell, &width)| format!("{cell:<width$}")).collect();
-        println!("{:indent$}{}", "", cells.join("  ").trim_end());
+        outln!(o, "{:indent$}{}", "", cells.join("  ").trim_end());
     }
 }
 
-pub(super) fn print_summary(r: &DemoReport) {
-    println!("peergroup demo: {} peers on loopback", r.peers.len());
-    println!();
-    println!("identities (fresh, in temporary data dir {})", r.data_dir);
+/// The summary as text (printed by the caller, so that a closed stdout is an error it
+/// handles, not a panic).
+pub(super) fn render(r: &DemoReport) -> String {
+    let mut text = String::new();
+    let o = &mut text;
+    outln!(o, "peergroup demo: {} peers on loopback", r.peers.len());
+    outln!(o);
+    outln!(o, "identities (fresh, in temporary data dir {})", r.data_dir);
     let rows: Vec<Vec<String>> = r
         .peers
         .iter()
@@ -53,18 +67,18 @@ pub(super) fn print_summary(r: &DemoReport) {
             vec![p.classifier.clone(), p.peer_name.clone(), format!("listening on {}", p.listen)]
         })
         .collect();
-    table(2, &rows);
-    println!();
-    println!("transport: QUIC, TLS 1.3, mutual authentication with Ed25519 identity certificates");
-    row("alice -> bob handshake, bob's name checked in the handshake", time(r.handshake_ms));
-    row("framed message round trip on stream demo/1", time(r.round_trip_ms));
-    row("bob saw the client as", &r.server_saw_client_as);
-    row("reply", &r.reply);
-    row("dial bob's address expecting another peer name: refused", &r.wrong_name_refused);
-    row("connections open at alice", figure(r.connections_alice));
-    println!();
-    println!("name resolution: PNRP ({}) on the same endpoints", r.pnrp.protocol);
-    row("bob joined the Global cloud through alice's address", time(r.pnrp.bootstrap_ms));
+    table(o, 2, &rows);
+    outln!(o);
+    outln!(o, "transport: QUIC, TLS 1.3, mutual authentication with Ed25519 identity certificates");
+    row(o, "alice -> bob handshake, bob's name checked in the handshake", time(r.handshake_ms));
+    row(o, "framed message round trip on stream demo/1", time(r.round_trip_ms));
+    row(o, "bob saw the client as", &r.server_saw_client_as);
+    row(o, "reply", &r.reply);
+    row(o, "dial bob's address expecting another peer name: refused", &r.wrong_name_refused);
+    row(o, "connections open at alice", figure(r.connections_alice));
+    outln!(o);
+    outln!(o, "name resolution: PNRP ({}) on the same endpoints", r.pnrp.protocol);
+    row(o, "bob joined the Global cloud through alice's address", time(r.pnrp.bootstrap_ms));
     let mut rows = Vec::new();
     for g in &r.pnrp.registrations {
         rows.push(vec![
@@ -91,17 +105,19 @@ pub(super) fn print_summary(r: &DemoReport) {
             time(v.ms),
         ]);
     }
-    table(2, &rows);
-    println!();
+    table(o, 2, &rows);
+    outln!(o);
     let g = &r.graph;
-    println!(
+    outln!(
+        o,
         "graph: Peer Graphing ({}) on the same endpoints, graph \"{}\", {} peers",
         g.protocol,
         g.graph,
         g.peers.len()
     );
-    row("bob and carol joined through alice's address, synchronized", time(g.join_ms));
+    row(o, "bob and carol joined through alice's address, synchronized", time(g.join_ms));
     row(
+        o,
         format!(
             "carol's batch: {} notes of {} bytes, one durable commit",
             g.batch_records, g.batch_payload_bytes
@@ -109,6 +125,7 @@ pub(super) fn print_summary(r: &DemoReport) {
         time(g.batch_commit_ms),
     );
     row(
+        o,
         format!(
             "all {} notes (alice 1, bob 1, carol {}) at every member",
             g.records_published, g.batch_records
@@ -116,10 +133,12 @@ pub(super) fn print_summary(r: &DemoReport) {
         time(g.publish_to_all_ms),
     );
     row(
+        o,
         format!("{} joined late through {}, synchronized", g.late_joiner, g.late_joiner_via),
         time(g.late_joiner_sync_ms),
     );
     row(
+        o,
         format!(
             "{} holds all {} notes ({} by sync, {} by flooding)",
             g.late_joiner,
@@ -130,16 +149,19 @@ pub(super) fn print_summary(r: &DemoReport) {
         time(g.late_joiner_all_records_ms),
     );
     row(
+        o,
         format!("  records {} stored by sync, presence records included", g.late_joiner),
         figure(g.late_joiner_sync_records_stored),
     );
-    row("  records the members sent by sync", figure(g.members_sync_records_sent));
+    row(o, "  records the members sent by sync", figure(g.members_sync_records_sent));
     row(
+        o,
         format!("  reconciliation bytes sent by {}", g.late_joiner),
         figure(g.late_joiner_reconcile_bytes_sent),
     );
-    row("  reconciliation bytes sent by the members", figure(g.members_reconcile_bytes_sent));
+    row(o, "  reconciliation bytes sent by the members", figure(g.members_reconcile_bytes_sent));
     row(
+        o,
         format!(
             "after {}'s connect, every node lists the {} others",
             g.late_joiner,
@@ -148,14 +170,16 @@ pub(super) fn print_summary(r: &DemoReport) {
         time(g.node_lists_complete_ms),
     );
     row(
+        o,
         format!(
             "{} -> {} data message, {} bytes ({} arrived), one way",
             g.data_from, g.data_to, g.data_bytes, g.data_received_bytes
         ),
         time(g.data_one_way_ms),
     );
-    row(format!("{} answered, round trip", g.data_to), time(g.data_round_trip_ms));
+    row(o, format!("{} answered, round trip", g.data_to), time(g.data_round_trip_ms));
     row(
+        o,
         format!(
             "search {} on {}'s replica: {}",
             g.search_query,
@@ -164,7 +188,7 @@ pub(super) fn print_summary(r: &DemoReport) {
         ),
         time(g.search_ms),
     );
-    row(format!("closed all {} graphs at once", g.peers.len()), time(g.close_ms));
+    row(o, format!("closed all {} graphs at once", g.peers.len()), time(g.close_ms));
     let mut rows = vec![vec![
         "replica".to_string(),
         "notes".into(),
@@ -183,25 +207,30 @@ pub(super) fn print_summary(r: &DemoReport) {
             p.neighbours.join(", "),
         ]);
     }
-    table(4, &rows);
-    println!(
+    table(o, 4, &rows);
+    outln!(
+        o,
         "    (notes: after alice's publish, {0} after his connect; nodes: after {0}'s connect)",
         g.late_joiner
     );
-    println!();
+    outln!(o);
     let p = &r.group;
-    println!(
+    outln!(
+        o,
         "group: Peer Grouping ({}) on the same endpoints, group \"{}\" {}",
-        p.protocol, p.friendly_name, p.group
+        p.protocol,
+        p.friendly_name,
+        p.group
     );
-    row("alice created it (key, root cert, her GMC, properties)", time(p.create_ms));
-    row("alice wrote bob's invitation from his identity info", time(p.invite_ms));
-    row("bob: invitation in hand -> admitted, holding every note", time(p.join_ms));
-    row("alice set a password (OPAQUE registration, Argon2id)", time(p.set_password_ms));
-    row("a wrong password", format!("\"{}\"", p.wrong_password));
-    row("carol's password join (OPAQUE with alice, Argon2id)", time(p.password_join_ms));
-    row("carol: password in hand -> admitted, holding every note", time(p.second_join_ms));
+    row(o, "alice created it (key, root cert, her GMC, properties)", time(p.create_ms));
+    row(o, "alice wrote bob's invitation from his identity info", time(p.invite_ms));
+    row(o, "bob: invitation in hand -> admitted, holding every note", time(p.join_ms));
+    row(o, "alice set a password (OPAQUE registration, Argon2id)", time(p.set_password_ms));
+    row(o, "a wrong password", format!("\"{}\"", p.wrong_password));
+    row(o, "carol's password join (OPAQUE with alice, Argon2id)", time(p.password_join_ms));
+    row(o, "carol: password in hand -> admitted, holding every note", time(p.second_join_ms));
     row(
+        o,
         format!("{} signed notes, one per member, at every member", p.records_published),
         time(p.publish_to_all_ms),
     );
@@ -210,25 +239,30 @@ pub(super) fn print_summary(r: &DemoReport) {
         .iter()
         .map(|m| format!("{} ({})", m.peer.rsplit('.').next().unwrap_or(&m.peer), m.role))
         .collect();
-    row("members alice lists", members.join(", "));
+    row(o, "members alice lists", members.join(", "));
     row(
+        o,
         format!("{} (another group) refused on both sides", p.nonmember),
         time(p.nonmember_refused_ms),
     );
     row(
+        o,
         "  reason at alice / told",
         format!("\"{}\" / \"{}\"", p.nonmember_refused_locally, p.nonmember_told),
     );
-    row(format!("alice revoked {}; bob knows", p.revoked), time(p.revocation_to_bob_ms));
+    row(o, format!("alice revoked {}; bob knows", p.revoked), time(p.revocation_to_bob_ms));
     row(
+        o,
         format!("{} reconnects: refused", p.revoked),
         format!("\"{}\"", p.revoked_reconnect_refused),
     );
     row(
+        o,
         format!("notes {} wrote after her revocation kept by alice or bob", p.revoked),
         figure(p.revoked_writes_kept),
     );
-    row("closed all groups at once", time(p.close_ms));
-    println!();
-    println!("result: OK");
+    row(o, "closed all groups at once", time(p.close_ms));
+    outln!(o);
+    outln!(o, "result: OK");
+    text
 }
