@@ -67,3 +67,38 @@ fn a_resolve_on_a_synchronising_node_waits_for_the_cloud() {
     let Event::ResolveDone { outcome, .. } = done else { unreachable!() };
     assert_eq!(outcome, ResolveOutcome::Found);
 }
+
+/// A joining node's bootstrap can wait on contacts that have gone (1 s per unanswered
+/// request); a resolve waiting for the cloud starts as soon as a contact has answered the
+/// bootstrap (pnrp.md §8 step 1), and ends before the bootstrap does.
+#[test]
+fn a_waiting_resolve_starts_when_the_bootstrap_has_an_answer() {
+    let mut c = common::cloud(20, 35, common::config());
+    let req = c.own_name_request(2);
+    c.register(2, req);
+    // nodes the seeds know that are gone: the bootstrap asks them and waits
+    for i in 5..12 {
+        c.sim.crash(NodeIdx(i));
+    }
+    c.sim.restart(NodeIdx(15));
+    let id = ResolveId(998);
+    let request = ResolveRequest::new(c.nodes[2].name.clone());
+    c.sim.command(NodeIdx(15), Command::Resolve { id, request });
+    let seen = c.sim.events().len();
+    let done = c
+        .run_until_event(
+            Duration::from_secs(30),
+            |e| matches!(e, Event::ResolveDone { id: x, .. } if *x == id),
+        )
+        .expect("ends");
+    let Event::ResolveDone { outcome, .. } = done else { unreachable!() };
+    assert_eq!(outcome, ResolveOutcome::Found);
+    let active_before = c.sim.events()[seen..].iter().any(|e| {
+        e.node == NodeIdx(15)
+            && matches!(
+                e.event,
+                Event::CloudState { state: peergroup_pnrp::proto::CloudState::Active, .. }
+            )
+    });
+    assert!(!active_before, "the resolve waited for the whole bootstrap");
+}

@@ -499,6 +499,15 @@ impl Pnrp {
         self.start_lookup(ci, target, params, request, Purpose::Bootstrap, &seeds, now, out);
     }
 
+    /// `true` while the cloud bootstraps and a contact in its table has answered the
+    /// bootstrap lookup: resolves need not wait any longer (pnrp.md §8 step 1).
+    pub(crate) fn bootstrap_answered(&self, ci: usize) -> bool {
+        let c = &self.clouds[ci];
+        c.state == CloudState::Synchronising
+            && !c.table.is_empty()
+            && c.lookups.values().any(|l| l.purpose == Purpose::Bootstrap && l.lookup.responses > 0)
+    }
+
     pub(crate) fn node_lookup_params(&self, max_requests: u32) -> LookupParams {
         LookupParams {
             alpha: self.config.alpha,
@@ -1002,6 +1011,12 @@ impl Pnrp {
             if self.clouds[ci].table.offer(*n, Some(from.node)) == Offer::CheckReachability {
                 self.rr_enqueue(ci, *n, Some(from.node));
             }
+        }
+        if purpose == Purpose::Bootstrap && self.bootstrap_answered(ci) {
+            // A contact answered: waiting resolves start from what the table holds now,
+            // not after the rest of the bootstrap (pnrp.md §8 step 1), which can wait on
+            // contacts that have gone.
+            self.run_queued_resolves(ci, now, out);
         }
         if let Purpose::Resolve(rid) = purpose {
             let done = self.resolve_answer(

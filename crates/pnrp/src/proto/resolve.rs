@@ -99,6 +99,9 @@ impl Pnrp {
         out.set_timer(now.instant + timeout, Timer::ResolveDeadline { id });
         match self.clouds[ci].state {
             CloudState::Active | CloudState::Alone => self.run_resolve(id, now, out),
+            CloudState::Synchronising if self.bootstrap_answered(ci) => {
+                self.run_resolve(id, now, out)
+            }
             CloudState::Synchronising => {
                 if self.clouds[ci].queued.len() < self.config.max_queued_resolves {
                     self.clouds[ci].queued.push_back(id);
