@@ -201,3 +201,33 @@ fn a_record_survives_the_failure_of_its_writer_and_its_tree_neighbours() {
     let up = net.up();
     assert_eq!(net.holders(&up, &id), up.len(), "every survivor got the record");
 }
+
+/// `AddRecords` adds in order as `AddRecord` each would, floods them, and stops at the
+/// first that fails (named in `CommandFailed`), the ones before it kept.
+#[test]
+fn add_records_adds_in_order_and_stops_at_the_first_failure() {
+    use peergroup_graph::proto::{Event, NewRecord};
+    let mut net = Net::new(15);
+    let nodes = net.graph(5, &Config::default());
+    let ids: Vec<_> = (0..4).map(|_| net.random_id()).collect();
+    let new = |id| NewRecord::new(id, DATA, Duration::from_secs(120), vec![7]);
+    // the third repeats the first's id: it fails, and the fourth is not added
+    let batch = vec![new(ids[0]), new(ids[1]), new(ids[0]), new(ids[3])];
+    net.command(nodes[0], Command::AddRecords(batch));
+    net.secs(3);
+    for &n in &nodes {
+        assert!(net.has(n, &ids[0]) && net.has(n, &ids[1]), "node {n:?}");
+        assert!(!net.has(n, &ids[3]), "node {n:?}: added after the failure");
+    }
+    let failed: Vec<_> = net
+        .events_of(nodes[0])
+        .into_iter()
+        .filter_map(|e| match &e.event {
+            Event::CommandFailed { command, error } => Some((*command, error.to_string())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].0, "AddRecords");
+    assert!(failed[0].1.contains(&ids[0].to_string()), "{failed:?}");
+}

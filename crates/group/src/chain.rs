@@ -308,6 +308,27 @@ pub fn verify_batch(items: &[([u8; 32], Vec<u8>, [u8; 64])]) -> Vec<bool> {
     out
 }
 
+/// Signs each of `msgs` with `identity`, over the machine's cores when there are enough
+/// messages ([`PARALLEL_MIN`]); the signatures in order.
+pub fn sign_batch(identity: &peergroup_identity::Identity, msgs: &[&[u8]]) -> Vec<[u8; 64]> {
+    let threads = parallelism();
+    if threads < 2 || msgs.len() < PARALLEL_MIN {
+        return msgs.iter().map(|m| identity.sign(m)).collect();
+    }
+    let per = msgs.len().div_ceil(threads);
+    let mut out = vec![[0u8; 64]; msgs.len()];
+    std::thread::scope(|scope| {
+        for (chunk, sigs) in msgs.chunks(per).zip(out.chunks_mut(per)) {
+            scope.spawn(move || {
+                for (m, s) in chunk.iter().zip(sigs.iter_mut()) {
+                    *s = identity.sign(m);
+                }
+            });
+        }
+    });
+    out
+}
+
 /// The threads [`verify_batch`] uses: the machine's cores, at most 16.
 pub fn parallelism() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS)

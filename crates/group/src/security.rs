@@ -41,7 +41,7 @@ use peergroup_graph::{RecordFilter, RecordId, RecordType};
 
 use crate::cert::{Cert, CertId, Role};
 use crate::chain::{
-    CertCache, Chain, PARALLEL_MIN, VerifiedChain, Verifier, parallelism, verify_batch,
+    CertCache, Chain, PARALLEL_MIN, VerifiedChain, Verifier, parallelism, sign_batch, verify_batch,
 };
 use crate::error::GroupError;
 use crate::group::{GroupKey, LocalMember};
@@ -783,6 +783,48 @@ impl GroupSecurity {
     }
 }
 
+/// Who signs a record this node writes (after [`GroupSecurity::signer_for`]'s checks).
+enum Signer<'a> {
+    GroupKey(&'a GroupKey),
+    Member(&'a LocalMember),
+}
+
+impl GroupSecurity {
+    /// The checks [`SecurityProvider::secure`] makes before signing `record`, and the key
+    /// that signs it.
+    fn signer_for(&self, record: &Record) -> Result<Signer<'_>, SigningError> {
+        let by_group_key = record.record_type() == PROPERTIES_TYPE
+            || (record.record_type() == REVOCATION_TYPE
+                && Revocation::decode(record.payload()).is_ok_and(|r| r.revoker.is_none()));
+        if by_group_key {
+            let key = self.group_signer.as_ref().ok_or_else(|| SigningError {
+                reason: "only the group creator holds the group key".into(),
+            })?;
+            return Ok(Signer::GroupKey(key));
+        }
+        let local = self.local.as_ref().ok_or_else(|| SigningError {
+            reason: "this node is not a member of the group".into(),
+        })?;
+        if local.identity.peer_name() != record.last_modifier() {
+            return Err(SigningError {
+                reason: "the record's last modifier is not the local member".into(),
+            });
+        }
+        if let Some(cert) = self.revoked_cert(&local.chain) {
+            return Err(SigningError {
+                reason: format!("the local member's certificate chain is revoked ({cert})"),
+            });
+        }
+        let leaf = local.chain.leaf();
+        if record.expires() > leaf.not_after() && record.record_type() != REVOCATION_TYPE {
+            return Err(SigningError {
+                reason: "the record would outlive the local member's certificate".into(),
+            });
+        }
+        Ok(Signer::Member(local))
+    }
+}
+
 impl SecurityProvider for GroupSecurity {
     fn validate(&mut self, cx: &ProviderContext<'_>, record: &Record) -> Validation {
         self.load(cx);
@@ -833,35 +875,50 @@ impl SecurityProvider for GroupSecurity {
         record: &Record,
     ) -> Result<Vec<u8>, SigningError> {
         let msg = record.signing_bytes(cx.graph);
-        let by_group_key = record.record_type() == PROPERTIES_TYPE
-            || (record.record_type() == REVOCATION_TYPE
-                && Revocation::decode(record.payload()).is_ok_and(|r| r.revoker.is_none()));
-        if by_group_key {
-            let key = self.group_signer.as_ref().ok_or_else(|| SigningError {
-                reason: "only the group creator holds the group key".into(),
-            })?;
-            return Ok(SecurityData::GroupKey { signature: key.sign(&msg) }.encode());
+        match self.signer_for(record)? {
+            Signer::GroupKey(key) => {
+                Ok(SecurityData::GroupKey { signature: key.sign(&msg) }.encode())
+            }
+            Signer::Member(local) => Ok(SecurityData::Member {
+                cert: local.chain.leaf().id(),
+                signature: local.identity.sign(&msg),
+            }
+            .encode()),
         }
-        let local = self.local.as_ref().ok_or_else(|| SigningError {
-            reason: "this node is not a member of the group".into(),
-        })?;
-        if local.identity.peer_name() != record.last_modifier() {
-            return Err(SigningError {
-                reason: "the record's last modifier is not the local member".into(),
+    }
+
+    /// Each record's checks as [`secure`](Self::secure) makes them; the member's
+    /// signatures made over the cores ([`sign_batch`]).
+    fn secure_batch(
+        &mut self,
+        cx: &ProviderContext<'_>,
+        records: &[Record],
+    ) -> Vec<Result<Vec<u8>, SigningError>> {
+        let msgs: Vec<Vec<u8>> = records.iter().map(|r| r.signing_bytes(cx.graph)).collect();
+        let mut out: Vec<Result<Vec<u8>, SigningError>> = Vec::with_capacity(records.len());
+        let mut by_member: Vec<usize> = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            out.push(match self.signer_for(r) {
+                Ok(Signer::GroupKey(key)) => {
+                    Ok(SecurityData::GroupKey { signature: key.sign(&msgs[i]) }.encode())
+                }
+                Ok(Signer::Member(_)) => {
+                    by_member.push(i);
+                    Ok(Vec::new())
+                }
+                Err(e) => Err(e),
             });
         }
-        if let Some(cert) = self.revoked_cert(&local.chain) {
-            return Err(SigningError {
-                reason: format!("the local member's certificate chain is revoked ({cert})"),
-            });
+        if let Some(local) = &self.local
+            && !by_member.is_empty()
+        {
+            let batch: Vec<&[u8]> = by_member.iter().map(|&i| msgs[i].as_slice()).collect();
+            let cert = local.chain.leaf().id();
+            for (i, signature) in by_member.into_iter().zip(sign_batch(&local.identity, &batch)) {
+                out[i] = Ok(SecurityData::Member { cert, signature }.encode());
+            }
         }
-        let leaf = local.chain.leaf();
-        if record.expires() > leaf.not_after() && record.record_type() != REVOCATION_TYPE {
-            return Err(SigningError {
-                reason: "the record would outlive the local member's certificate".into(),
-            });
-        }
-        Ok(SecurityData::Member { cert: leaf.id(), signature: local.identity.sign(&msg) }.encode())
+        out
     }
 
     fn admit(&mut self, cx: &ProviderContext<'_>, peer: &PeerInfo<'_>) -> Admission {

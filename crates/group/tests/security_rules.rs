@@ -391,3 +391,48 @@ fn preparing_a_batch_changes_no_verdict() {
     // everything else in the batch was accepted
     assert_eq!(plain.iter().filter(|v| v.as_str() == "Accept").count(), batch.len() - 2);
 }
+
+/// Records written together are signed over the cores (`secure_batch`); each gets exactly
+/// what signing it alone gives (Ed25519 signatures are deterministic), refusals included.
+#[test]
+fn signing_a_batch_gives_what_signing_one_by_one_gives() {
+    use peergroup_graph::proto::{ProviderContext, SecurityProvider};
+    let f = Fixture::new();
+    let g = f.graph().clone();
+    let unsigned = |by: &LocalMember, id: u128, expires: peergroup_base::UnixTime| {
+        RecordBuilder::new(
+            DATA,
+            peergroup_graph::RecordId::from_u128(id),
+            by.identity.peer_name().clone(),
+            Hlc::new(at(5), 0, 1),
+            expires,
+        )
+        .payload(vec![id as u8; 8])
+        .build(&RecordLimits::default())
+        .unwrap()
+    };
+    let mut records: Vec<_> =
+        (0..100u128).map(|i| unsigned(&f.carol, 7_000 + i, at(3600))).collect();
+    // not the local member's record, and one that outlives its certificate
+    records.insert(10, unsigned(&f.alice, 8_000, at(3600)));
+    records.insert(50, unsigned(&f.carol, 8_001, at(10 * 365 * 86_400)));
+
+    let mut one = Replica::new(&f, &f.carol);
+    let mut batch = Replica::new(&f, &f.carol);
+    let view = View { store: &one.store, now: at(6) };
+    let cx = ProviderContext { graph: &g, now: at(6), records: &view };
+    let alone: Vec<_> = records.iter().map(|r| one.security.secure(&cx, r)).collect();
+    let view = View { store: &batch.store, now: at(6) };
+    let cx = ProviderContext { graph: &g, now: at(6), records: &view };
+    let together = batch.security.secure_batch(&cx, &records);
+    assert_eq!(together.len(), records.len());
+    for (i, (a, b)) in alone.iter().zip(&together).enumerate() {
+        match (a, b) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "record {i}"),
+            (Err(a), Err(b)) => assert_eq!(a.reason, b.reason, "record {i}"),
+            _ => panic!("record {i}: {a:?} alone, {b:?} in a batch"),
+        }
+    }
+    assert!(together[10].is_err() && together[50].is_err());
+    assert_eq!(together.iter().filter(|r| r.is_ok()).count(), 100);
+}

@@ -35,6 +35,10 @@ pub enum Command {
     },
     /// Add a record written by this node.
     AddRecord(NewRecord),
+    /// Add several records written by this node, in order, as `AddRecord` each would,
+    /// signed together (on several cores where the security provider can); stops at the
+    /// first that fails (`CommandFailed` names it), the records before it added.
+    AddRecords(Vec<NewRecord>),
     /// Write the next version of a record.
     UpdateRecord(RecordUpdate),
     /// Delete a record (store and flood its tombstone).

@@ -529,6 +529,11 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                     self.command_failed("AddRecord", e, out);
                 }
             }
+            Command::AddRecords(rs) => {
+                if let Err(e) = self.add_local_batch(now, rs, out) {
+                    self.command_failed("AddRecords", e, out);
+                }
+            }
             Command::UpdateRecord(u) => {
                 if let Err(e) = self.update_local(now, u, out) {
                     self.command_failed("UpdateRecord", e, out);
@@ -644,6 +649,7 @@ pub(crate) fn command_name(c: &Command) -> &'static str {
         Command::CloseDirect(_) => "CloseDirect",
         Command::SendData { .. } => "SendData",
         Command::AddRecord(_) => "AddRecord",
+        Command::AddRecords(_) => "AddRecords",
         Command::UpdateRecord(_) => "UpdateRecord",
         Command::DeleteRecord(_) => "DeleteRecord",
         Command::RetryDeferred => "RetryDeferred",

@@ -46,12 +46,8 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         self.publish_flood(now, record, out);
     }
 
-    pub(crate) fn add_local(
-        &mut self,
-        now: Now,
-        spec: NewRecord,
-        out: &mut Out,
-    ) -> Result<(), ProtoError> {
+    /// The unsigned record of `spec`, created now.
+    fn build_local(&mut self, now: Now, spec: NewRecord) -> Result<Record, ProtoError> {
         let created = self.hlc.now(now.unix);
         let expires = now.unix.saturating_add(spec.lifetime);
         let mut b =
@@ -60,11 +56,57 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         for (name, value) in spec.attributes {
             b = b.attribute(&name, value);
         }
-        let record = b.build(self.store.limits())?;
+        Ok(b.build(self.store.limits())?)
+    }
+
+    pub(crate) fn add_local(
+        &mut self,
+        now: Now,
+        spec: NewRecord,
+        out: &mut Out,
+    ) -> Result<(), ProtoError> {
+        let record = self.build_local(now, spec)?;
         let record = self.sign(now, record)?;
         self.store.add(&record, now.unix)?;
         self.publish_local(now, &record, ApplyOutcome::Added, out);
         Ok(())
+    }
+
+    /// [`add_local`](Self::add_local) for each of `specs` in order, the signatures made
+    /// together ([`SecurityProvider::secure_batch`]); stops at the first failure.
+    pub(crate) fn add_local_batch(
+        &mut self,
+        now: Now,
+        specs: Vec<NewRecord>,
+        out: &mut Out,
+    ) -> Result<(), ProtoError> {
+        let mut records = Vec::with_capacity(specs.len());
+        let mut failed = None;
+        for spec in specs {
+            match self.build_local(now, spec) {
+                Ok(r) => records.push(r),
+                Err(e) => {
+                    // the ones before it are still added, as one by one
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        let view = StoreView { store: &self.store, now: now.unix };
+        let cx = ProviderContext { graph: &self.graph, now: now.unix, records: &view };
+        let security = self.provider.secure_batch(&cx, &records);
+        for (record, security) in records.into_iter().zip(security) {
+            let security = security
+                .map_err(|e| ProtoError::SigningFailed { id: record.id(), reason: e.reason })?;
+            let record = if security.is_empty() {
+                record
+            } else {
+                record.with_security_data(&security, self.store.limits())?
+            };
+            self.store.add(&record, now.unix)?;
+            self.publish_local(now, &record, ApplyOutcome::Added, out);
+        }
+        failed.map_or(Ok(()), Err)
     }
 
     pub(crate) fn update_local(

@@ -230,6 +230,17 @@ pub trait SecurityProvider {
         record: &Record,
     ) -> Result<Vec<u8>, SigningError>;
 
+    /// [`secure`](Self::secure) for several records written together, in order (a provider
+    /// may sign them on several cores). Each result is what `secure` would give for that
+    /// record. Default: one by one.
+    fn secure_batch(
+        &mut self,
+        cx: &ProviderContext<'_>,
+        records: &[Record],
+    ) -> Vec<Result<Vec<u8>, SigningError>> {
+        records.iter().map(|r| self.secure(cx, r)).collect()
+    }
+
     /// Whether `peer` may connect (asked on both ends of every connection).
     fn admit(&mut self, cx: &ProviderContext<'_>, peer: &PeerInfo<'_>) -> Admission;
 

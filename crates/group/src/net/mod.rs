@@ -807,9 +807,10 @@ impl Group {
         self.stored(id, "AddRecord").await
     }
 
-    /// Adds several records with one durable commit (much faster than one by one);
-    /// returns their ids. Stops at the first failure ([`GroupNetError::Command`] naming
-    /// the index); the records before it are stored.
+    /// Adds several records with one durable commit, signed together over the machine's
+    /// cores (much faster than one by one); returns their ids. Stops at the first failure
+    /// ([`GroupNetError::Command`], whose error names the record); the records before it
+    /// are stored.
     pub async fn add_records(
         &self,
         records: Vec<NewRecord>,
@@ -821,15 +822,15 @@ impl Group {
                 _ => GroupNetError::Closed,
             });
         };
-        let commands =
-            records.into_iter().map(|r| Command::Graph(GraphCommand::AddRecord(r))).collect();
+        // One command: the records are signed together, over the cores.
+        let commands = vec![Command::Graph(GraphCommand::AddRecords(records))];
         let (tx, rx) = oneshot::channel();
         handle
             .command(Request::Run { commands, durable: true, reply: tx })
             .await
             .map_err(|_| GroupNetError::Closed)?;
         for r in rx.await.map_err(|_| GroupNetError::Closed)?? {
-            r.map_err(|error| GroupNetError::Command { command: "AddRecord", error })?;
+            r.map_err(|error| GroupNetError::Command { command: "AddRecords", error })?;
         }
         Ok(ids)
     }
