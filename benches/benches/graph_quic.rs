@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use peergroup_graph::net::{Graph, GraphOptions, random_record_id};
 use peergroup_graph::proto::{NewRecord, TestProvider};
-use peergroup_graph::{GraphId, RecordType};
+use peergroup_graph::{GraphId, RecordType, RedbStore};
 use peergroup_identity::Identity;
 use peergroup_net::{Endpoint, EndpointConfig};
 use serde_json::json;
@@ -42,9 +42,12 @@ fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// A graph on disk with the test provider (no group security: this measures the graph).
+type PlainGraph = Graph<RedbStore, TestProvider>;
+
 struct Peer {
     endpoint: Endpoint,
-    graph: Graph,
+    graph: PlainGraph,
 }
 
 async fn peer(name: &str, dir: &std::path::Path, graph: &GraphId) -> Peer {
@@ -57,7 +60,12 @@ async fn peer(name: &str, dir: &std::path::Path, graph: &GraphId) -> Peer {
 
 /// Waits until every graph holds at least `target` records; returns when each got there
 /// (seconds since `start`).
-async fn wait_counts(graphs: &[&Graph], target: u64, start: Instant, limit: Duration) -> Vec<f64> {
+async fn wait_counts(
+    graphs: &[&PlainGraph],
+    target: u64,
+    start: Instant,
+    limit: Duration,
+) -> Vec<f64> {
     let mut done: Vec<Option<f64>> = vec![None; graphs.len()];
     while done.iter().any(Option::is_none) {
         if start.elapsed() > limit {
@@ -112,7 +120,7 @@ async fn main() {
         p.graph.wait_status(Duration::from_secs(30), |s| s.synchronized).await.expect("sync");
     }
     // Presence records: every node's, once they have spread.
-    let all: Vec<&Graph> = peers.iter().map(|p| &p.graph).collect();
+    let all: Vec<&PlainGraph> = peers.iter().map(|p| &p.graph).collect();
     wait_counts(&all, n as u64, Instant::now(), Duration::from_secs(60)).await;
     let base: Vec<u64> = {
         let mut v = Vec::new();

@@ -20,13 +20,26 @@
 //!   partition signature, PlumTree flooding with lazy push, and synchronisation on connect
 //!   by set reconciliation — with the [`proto::SecurityProvider`] hook the grouping layer
 //!   implements.
-//! * [`scenario`]: the simulated scale run behind `p2p sim graph`.
+//! * `net` (feature `net`, on by default): the tokio driver and the application API
+//!   (`net::Graph`) on the shared QUIC endpoint.
+//! * `scenario` (feature `sim`): the simulated scale run behind `p2p sim graph`.
 //!
-//! * [`net`]: the tokio driver and the application API ([`net::Graph`]) on the shared QUIC
-//!   endpoint.
-//!
-//! Nothing outside [`net`] reads a clock: every operation that depends on time takes the
+//! Nothing outside `net` reads a clock: every operation that depends on time takes the
 //! wall-clock time as a [`UnixTime`](peergroup_base::UnixTime) argument.
+//!
+//! # Features
+//!
+//! | Feature | Default | What it adds | What it pulls in |
+//! |---|---|---|---|
+//! | `net` | yes | `net`: the driver and `net::Graph` | `peergroup-net` (quinn, rustls), tokio, tracing, futures-core, serde_json |
+//! | `sim` | no | `scenario`; `proto::TestProvider`, the provider of tests and simulations | `peergroup-sim` |
+//! | `sled` | no | `SledStore` | sled 0.34 |
+//!
+//! Without default features the crate is the sans-IO core, the records and the stores
+//! (`cargo check -p peergroup-graph --no-default-features`, which CI runs): no tokio, no
+//! QUIC; redb (the default store), ring, serde/postcard, rand and `peergroup-reconcile` are
+//! always in. An application never needs `sim`; the tests, the benchmarks and `p2p sim`
+//! turn it on.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -34,9 +47,11 @@ mod error;
 pub mod export;
 pub mod hlc;
 mod id;
+#[cfg(feature = "net")]
 pub mod net;
 pub mod proto;
 pub mod record;
+#[cfg(feature = "sim")]
 pub mod scenario;
 pub mod search;
 pub mod store;

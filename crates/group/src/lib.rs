@@ -21,8 +21,18 @@
 //! * [`node`]: [`GroupNode`], the sans-IO core of a group member: the graph core plus
 //!   admission, member events and credential renewal.
 //!
-//! Everything here is sans-IO: no tokio, no sockets, no clocks; time is an argument. The
-//! simulator scenarios are behind the `sim` feature.
+//! Everything above is sans-IO: no tokio, no sockets, no clocks; time is an argument.
+//!
+//! # Features
+//!
+//! | Feature | Default | What it adds | What it pulls in |
+//! |---|---|---|---|
+//! | `net` | yes | `net`: groups on the network (`net::Group`), on the graph's and PNRP's drivers, participants registered in PNRP | `peergroup-net` (quinn, rustls), `peergroup-pnrp` and `peergroup-graph` with their `net` features, tokio, tracing, futures-core, serde_json, postcard |
+//! | `sim` | no | `scenario`: the simulated group behind `p2p sim group` | `peergroup-sim`, `peergroup-os`, rand, rand_chacha, serde_json |
+//!
+//! Without default features (`cargo check -p peergroup-group --no-default-features`, which
+//! CI runs) the crate is the sans-IO security layer alone, on the graph's sans-IO core. An
+//! application never needs `sim`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -101,6 +101,11 @@
 //! | [`pnrp`] | `peergroup-pnrp` | serverless name resolution (a DHT) |
 //! | [`graph`] | `peergroup-graph` | replicated record databases kept in sync by flooding |
 //! | [`group`] | `peergroup-group` | certificates, membership, signed records, revocation |
+//!
+//! This crate has no features of its own: it turns on the `net` feature (the tokio/QUIC
+//! driver) of `pnrp`, `graph` and `group`, and never their `sim` feature (simulator
+//! scenarios, adversaries, test providers), so an application built on it links no test
+//! code; CI checks that `cargo tree -p peergroup` has no `peergroup-sim`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

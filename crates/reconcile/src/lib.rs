@@ -78,11 +78,23 @@
 //! reachable from input panics.
 //!
 //! # Use
-//! See [`Session`] for the driver contract and an example, and [`bench::drive`] for an
-//! in-memory driver.
+//! See [`Session`] for the driver contract and an example, and `bench::drive` (feature
+//! `sim`) for an in-memory driver.
+//!
+//! # Features
+//!
+//! | Feature | Default | What it adds | What it pulls in |
+//! |---|---|---|---|
+//! | `sim` | no | `bench`: the in-memory driver of two sessions and the sync benchmark behind `p2p sim sync` (it reads the wall clock) | nothing more |
+//!
+//! The crate has no driver of its own, so no `net` feature: the graph layer carries its
+//! messages. Without features it is the sans-IO protocol alone (serde, postcard,
+//! thiserror). An application never needs `sim`; the tests, the benchmarks and `p2p sim`
+//! turn it on.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "sim")]
 pub mod bench;
 mod config;
 mod digest;

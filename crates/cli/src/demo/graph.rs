@@ -11,11 +11,15 @@ use peergroup_graph::net::{Graph, GraphEvents, GraphNetError, GraphOptions, rand
 use peergroup_graph::proto::{
     DataType, Event, NewRecord, RecordChange, RecordSource, TestProvider,
 };
-use peergroup_graph::{GraphId, RecordFilter, RecordType};
+use peergroup_graph::{GraphId, RecordFilter, RecordType, RedbStore};
 use peergroup_net::Endpoint;
 
 use super::{GraphPeerReport, GraphReport, ms};
 use crate::CliError;
+
+/// The demo's plain graph: records on disk, and the test provider (it accepts every record
+/// and peer): security is the group part's business.
+type DemoGraph = Graph<RedbStore, TestProvider>;
 
 /// The demo graph.
 const GRAPH_ID: &str = "peergroup-demo";
@@ -55,7 +59,7 @@ async fn within<T>(
     }
 }
 
-async fn wait_synchronized(graph: &Graph, peer: &str, via: &str) -> Result<(), CliError> {
+async fn wait_synchronized(graph: &DemoGraph, peer: &str, via: &str) -> Result<(), CliError> {
     match graph.wait_status(GRAPH_WAIT, |s| s.synchronized).await {
         Some(_) => Ok(()),
         None => Err(gave_up(format!("{peer}'s synchronisation through {via}"))),
@@ -70,13 +74,13 @@ fn note(text: &str, payload_bytes: usize) -> NewRecord {
     NewRecord::new(random_record_id(), NOTE, NOTE_LIFETIME, payload).attribute("text", text)
 }
 
-async fn count_notes(graph: &Graph) -> Result<usize, GraphNetError> {
+async fn count_notes(graph: &DemoGraph) -> Result<usize, GraphNetError> {
     Ok(graph.enumerate(RecordFilter::Type(NOTE)).await?.len())
 }
 
 /// Waits until `graph` holds `want` notes; returns when that was seen, counted from `since`.
 async fn wait_notes(
-    graph: &Graph,
+    graph: &DemoGraph,
     peer: &str,
     want: usize,
     since: Instant,
@@ -103,7 +107,7 @@ async fn wait_notes(
 /// Waits until `graph` lists `want` other nodes (from their presence records); returns when
 /// that was seen, counted from `since`.
 async fn wait_nodes(
-    graph: &Graph,
+    graph: &DemoGraph,
     peer: &str,
     want: usize,
     since: Instant,
@@ -167,7 +171,7 @@ async fn next_data(events: &mut GraphEvents, to: &str) -> Result<(NodeId, Vec<u8
 }
 
 async fn peer_report(
-    graph: &Graph,
+    graph: &DemoGraph,
     peer: &str,
     all_records: Duration,
     all_nodes: Duration,

@@ -238,7 +238,12 @@ enum State<S: RecordStore, P> {
 
 /// One node of a graph: its replica, its connections, its events. See the
 /// [module docs](self).
-pub struct Graph<S: RecordStore = RedbStore, P = crate::proto::TestProvider> {
+///
+/// `S` is the record store (a [`RedbStore`] from [`Graph::create`]), `P` the
+/// [`SecurityProvider`](crate::proto::SecurityProvider): the grouping layer's in a group. No
+/// default: the one provider here for anything else, `TestProvider`, is test code (feature
+/// `sim`).
+pub struct Graph<S: RecordStore, P> {
     endpoint: Endpoint,
     graph: GraphId,
     me: PeerAddr,

@@ -73,6 +73,8 @@ mod records;
 mod security;
 mod signature;
 mod sync;
+#[cfg(any(test, feature = "sim"))]
+mod test_provider;
 mod topology;
 
 pub use api::{
@@ -86,10 +88,13 @@ pub use message::{
     LinkKind, Message, MessageLimits, PROTOCOL_VERSION, Priority, Refuse, RefuseReason, Shuffle,
     SyncMessage, SyncPhase, Welcome, WireRecord,
 };
+#[cfg(feature = "net")]
 pub(crate) use node::command_name;
 pub use node::{GraphNode, NodeParams};
 pub use presence::{PRESENCE_TYPE, PresencePayload};
 pub use security::{
     Admission, NoRecords, PeerInfo, ProviderActions, ProviderContext, ProviderRejection,
-    RecordLookup, SecurityProvider, SigningError, TestProvider, Validation,
+    RecordLookup, SecurityProvider, SigningError, Validation,
 };
+#[cfg(any(test, feature = "sim"))]
+pub use test_provider::TestProvider;

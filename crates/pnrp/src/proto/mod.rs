@@ -46,6 +46,7 @@
 //! [`Pnrp::routing_cache`] now and then and hand it back as [`Command::AddPeer`] after a
 //! restart; feed LAN discovery results the same way.
 
+#[cfg(feature = "sim")]
 pub mod adversary;
 pub mod api;
 pub mod config;
@@ -59,6 +60,7 @@ mod resolve;
 pub mod store;
 pub mod table;
 
+#[cfg(feature = "sim")]
 pub use adversary::{Adversary, NameOracle};
 pub use api::{
     CloudInfo, CloudState, Command, Event, Instance, RegisterError, RegisterRequest,

@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+#[cfg(feature = "sim")]
 use crate::proto::adversary::Adversary;
 use crate::proto::api::{
     CloudInfo, CloudState, Command, Event, RegistrationId, ResolveId, ResolveOutcome, TableEntry,
@@ -306,6 +307,8 @@ pub struct Pnrp {
     pub(crate) registrations: BTreeMap<RegistrationId, Registration>,
     pub(crate) resolves: BTreeMap<ResolveId, Resolve>,
     pub(crate) verify_cache: VerifyCache,
+    /// The lying behaviour of a simulated adversary (feature `sim`; absent otherwise).
+    #[cfg(feature = "sim")]
     pub(crate) adversary: Option<Box<Adversary>>,
     pub(crate) counters: Counters,
 }
@@ -327,12 +330,15 @@ impl Pnrp {
             clouds,
             registrations: BTreeMap::new(),
             resolves: BTreeMap::new(),
+            #[cfg(feature = "sim")]
             adversary: None,
             counters: Counters::default(),
         }
     }
 
-    /// A node that behaves like `adversary` says when answering others (simulation only).
+    /// A node that behaves like `adversary` says when answering others (simulation only,
+    /// feature `sim`).
+    #[cfg(feature = "sim")]
     pub fn with_adversary(me: PeerAddr, config: Config, seed: u64, adversary: Adversary) -> Self {
         let mut p = Pnrp::new(me, config, seed);
         p.adversary = Some(Box::new(adversary));
@@ -349,7 +355,8 @@ impl Pnrp {
         &self.config
     }
 
-    /// `true` if this node is a simulated adversary.
+    /// `true` if this node is a simulated adversary (feature `sim`).
+    #[cfg(feature = "sim")]
     pub fn is_adversary(&self) -> bool {
         self.adversary.is_some()
     }
@@ -812,10 +819,13 @@ impl Pnrp {
             | Body::FindName { .. }
             | Body::Store { .. } => {
                 self.heard_from(ci, from, None, now, out);
+                #[cfg(feature = "sim")]
                 let answer = match &mut self.adversary {
                     Some(adv) => adv.answer(from, msg.body, now),
                     None => self.answer(ci, from, msg.body, now),
                 };
+                #[cfg(not(feature = "sim"))]
+                let answer = self.answer(ci, from, msg.body, now);
                 if let Some(body) = answer {
                     out.send(from, Message { cloud, body });
                 }
@@ -1070,7 +1080,11 @@ impl Pnrp {
     /// Kademlia §2.5: when a new node joins closer to a key we hold than we are, and we are
     /// the closest node we know to that key, we give it the key's CPAs.
     fn hand_over(&mut self, ci: usize, w: PeerAddr, now: Now, out: &mut Out) {
-        if self.adversary.is_some() || self.clouds[ci].store.is_empty() {
+        #[cfg(feature = "sim")]
+        if self.adversary.is_some() {
+            return;
+        }
+        if self.clouds[ci].store.is_empty() {
             return;
         }
         let wk = Key::of_node(&w.node);
