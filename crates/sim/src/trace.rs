@@ -4,8 +4,6 @@
 //! with no per-process random key, so results are identical on every run and platform.
 //! Neither is meant to resist adversarial inputs; the simulator only hashes its own data.
 
-use std::hash::{BuildHasherDefault, Hasher};
-
 const K: u64 = 0x517c_c1b7_2722_0a95;
 
 #[inline]
@@ -79,36 +77,9 @@ impl TraceHash {
     }
 }
 
-/// FxHash as a [`Hasher`], for the simulator's address and link tables.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = mix(self.0, hash_bytes(bytes));
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.0 = mix(self.0, u64::from(i));
-    }
-    fn write_u16(&mut self, i: u16) {
-        self.0 = mix(self.0, u64::from(i));
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.0 = mix(self.0, u64::from(i));
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = mix(self.0, i);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.0 = mix(self.0, i as u64);
-    }
-}
-
-/// Builds [`FxHasher`]s.
-pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
+/// The hasher of the simulator's address and link tables: FxHash (`rustc-hash`), with no
+/// per-process key, so runs replay.
+pub(crate) type FxBuild = rustc_hash::FxBuildHasher;
 
 #[cfg(test)]
 mod tests {

@@ -24,32 +24,14 @@
 //! that hold the name; while such a request is in flight and not stalled, the path sends
 //! nothing else. In a stable cloud this turns the last round of `α` requests into one.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Duration;
 
 use peergroup_base::{Instant, NodeId, PeerAddr};
 
 use crate::proto::key::{Distance, Key};
 
-/// Hashes a node id by its first 8 bytes (ids are SHA-256 outputs, so already uniform).
-#[derive(Default, Clone, Copy)]
-pub(crate) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut w = [0u8; 8];
-        let n = bytes.len().min(8);
-        w[..n].copy_from_slice(&bytes[..n]);
-        self.0 ^= u64::from_le_bytes(w);
-    }
-    fn write_usize(&mut self, _: usize) {}
-}
-
-pub(crate) type IdSet = HashSet<NodeId, BuildHasherDefault<IdHasher>>;
+/// Node ids a lookup has used (FxHash: no per-process key, so runs replay).
+pub(crate) type IdSet = rustc_hash::FxHashSet<NodeId>;
 
 /// Most disjoint paths a lookup runs (S-Kademlia evaluates up to 8; more only multiplies
 /// the cost).

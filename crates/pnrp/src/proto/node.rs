@@ -1,7 +1,6 @@
 //! The [`Pnrp`] core: one node's state for every cloud, and the dispatch of inputs.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use peergroup_base::sansio::OutboxOf;
@@ -30,26 +29,8 @@ use crate::proto::table::{Failed, Offer, RoutingTable, Seen};
 
 pub(crate) type Out = OutboxOf<Pnrp>;
 
-/// A fast hasher for random 64-bit transaction ids (they are already uniform), with no
-/// per-process key so runs replay.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct TxidHasher(u64);
-
-impl Hasher for TxidHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = i;
-    }
-}
-
-pub(crate) type TxidMap<V> = HashMap<u64, V, BuildHasherDefault<TxidHasher>>;
+/// Requests in flight by transaction id (FxHash: no per-process key, so runs replay).
+pub(crate) type TxidMap<V> = rustc_hash::FxHashMap<u64, V>;
 
 /// Counters of what a node saw and refused; for tests, tools and the simulator.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

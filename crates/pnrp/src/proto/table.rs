@@ -23,7 +23,6 @@
 //! replacement cache, or dropped after [`MAX_FAILURES`] failures in a row.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -80,21 +79,6 @@ impl Subnet {
                     Subnet::V6([o[0], o[1], o[2], o[3], o[4], o[5]])
                 }
             },
-        }
-    }
-}
-
-/// A cheap hasher for subnets (a few bytes each); no per-process key, so runs replay.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct SubnetHasher(u64);
-
-impl Hasher for SubnetHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
         }
     }
 }
@@ -275,7 +259,7 @@ pub struct RoutingTable {
     per_referrer: usize,
     limits: Option<SubnetLimits>,
     buckets: Vec<Bucket>,
-    per_subnet: HashMap<Subnet, u16, BuildHasherDefault<SubnetHasher>>,
+    per_subnet: rustc_hash::FxHashMap<Subnet, u16>,
     len: usize,
     version: u64,
 }
