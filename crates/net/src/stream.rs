@@ -31,6 +31,9 @@ pub mod codes {
     pub const BUSY: VarInt = VarInt::from_u32(4);
     /// A frame was not complete by its deadline (`wire.md` §2).
     pub const STALLED: VarInt = VarInt::from_u32(5);
+    /// Connection close: the peer kept opening streams faster than the node's allowance
+    /// (`wire.md` §5).
+    pub const STREAM_RATE: VarInt = VarInt::from_u32(6);
 }
 
 /// The sending half of a framed stream.
