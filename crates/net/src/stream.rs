@@ -155,7 +155,13 @@ impl FramedSend {
         Ok(())
     }
 
-    /// Writes bytes as they are, without framing (for tests of garbage input).
+    /// The last frame [`send`](Self::send) encoded, header included.
+    pub(crate) fn last_frame(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Writes bytes as they are, without framing (for tests of garbage input, and for the
+    /// driver's frames written again after a refusal).
     #[doc(hidden)]
     pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), NetError> {
         self.inner.write_all(bytes).await?;
