@@ -104,12 +104,15 @@ pub struct EndpointConfig {
     /// Default 10: a peer opens one long-lived stream per protocol and a new one only to
     /// replace one that ended (`pnrp-driver.md` §1), so honest peers stay far below it,
     /// while a stranger that opens and drops streams in a loop — each one accepted, read
-    /// and dispatched — is cut off after two bursts.
+    /// and dispatched — is cut off after two bursts. The close costs the peer's source
+    /// prefix a second of handshakes
+    /// ([`handshakes_per_second_per_prefix`](Self::handshakes_per_second_per_prefix)
+    /// tokens), so redialling does not buy a new burst at once.
     pub new_streams_per_second: u32,
     /// The streams a connection may open at once before the rate applies
     /// ([`new_streams_per_second`](Self::new_streams_per_second)), and the debt of refused
-    /// streams after which it is closed. Default 64, a connection's stream credit
-    /// ([`max_streams_per_connection`](Self::max_streams_per_connection)).
+    /// streams after which it is closed. Default 16: four protocols' worth of streams at
+    /// the driver's limit of 4 each; every reconnect of a stranger buys one burst.
     pub new_stream_burst: u32,
     /// Live connections and handshakes in progress at most; further incoming ones are
     /// refused. Default 10,000.
@@ -162,7 +165,7 @@ impl Default for EndpointConfig {
             max_streams_per_protocol: 16,
             handler_queue: 256,
             new_streams_per_second: 10,
-            new_stream_burst: 64,
+            new_stream_burst: 16,
             max_connections: 10_000,
             max_connections_per_prefix: 64,
             handshakes_per_second_per_prefix: 32,
@@ -694,6 +697,18 @@ async fn serve_streams(shared: Arc<Shared>, connection: Connection, slot: Option
                     bump(&shared.counters.stream_rate);
                     bump(&shared.counters.stream_rate_closed);
                     connection.conn.close(codes::STREAM_RATE, b"too many new streams");
+                    // a reconnect must not buy a new burst at once: the close costs the
+                    // source prefix a second of handshakes (unless the per-prefix limits
+                    // are lifted, as on loopback)
+                    let rate = config.handshakes_per_second_per_prefix;
+                    if rate != u32::MAX {
+                        shared.prefixes.take_handshakes(
+                            Prefix::of(connection.remote_addr().ip()),
+                            rate,
+                            rate,
+                            std::time::Instant::now(),
+                        );
+                    }
                     // streams quinn had already accepted would still be handed out
                     break;
                 }

@@ -173,6 +173,19 @@ impl PrefixTable {
         }
     }
 
+    /// Takes `tokens` handshake tokens of `prefix` (`rate` per second, burst `rate`) at
+    /// once, running the bucket into debt: the prefix gets no handshake until it has paid
+    /// them back. The price of a connection closed for its stream rate (`wire.md` §5.1).
+    pub(crate) fn take_handshakes(&self, prefix: Prefix, tokens: u32, rate: u32, now: Instant) {
+        let Ok(mut inner) = self.inner.lock() else { return };
+        let rate = f64::from(rate.max(1));
+        let b = inner.buckets.entry(prefix).or_insert(Bucket { tokens: rate, at: now });
+        b.tokens = (b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate).min(rate);
+        b.at = now;
+        // at most one burst of debt beyond an empty bucket
+        b.tokens = (b.tokens - f64::from(tokens)).max(-rate);
+    }
+
     /// Counts one more connection (or handshake) from `prefix` unless it holds `max`.
     pub(crate) fn try_add(self: &Arc<Self>, prefix: Prefix, max: usize) -> Option<PrefixSlot> {
         let mut inner = self.inner.lock().ok()?;
@@ -355,6 +368,21 @@ mod tests {
         assert!((0..4).all(|_| t.take_handshake(pre, 4, t0)));
         assert!(!t.take_handshake(pre, 4, t0));
         assert!(t.take_handshake(pre, 4, t0 + Duration::from_millis(300)));
+    }
+
+    #[test]
+    fn a_prefix_pays_for_a_stream_rate_close_with_its_handshakes() {
+        let t = PrefixTable::default();
+        let pre = Prefix::of("192.0.2.1".parse().unwrap());
+        let other = Prefix::of("192.0.3.1".parse().unwrap());
+        let t0 = Instant::now();
+        t.take_handshakes(pre, 4, 4, t0);
+        assert!(!t.take_handshake(pre, 4, t0), "the bucket is empty");
+        assert!(t.take_handshake(other, 4, t0), "other prefixes are not charged");
+        // a debt of at most one burst: after 1 s at 4 per second the bucket is full again
+        t.take_handshakes(pre, 100, 4, t0);
+        assert!(!t.take_handshake(pre, 4, t0 + Duration::from_millis(900)));
+        assert!(t.take_handshake(pre, 4, t0 + Duration::from_millis(2100)));
     }
 
     #[test]
