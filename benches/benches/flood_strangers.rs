@@ -17,7 +17,8 @@
 //!   With `FLOOD_MODE=churn` each connection instead **churns streams**: it opens a
 //!   `pnrp/1` stream (preamble only) and closes it at once — a clean finish and a reset in
 //!   turn — as fast as QUIC's stream credit lets it, so the node keeps accepting, reading
-//!   preambles, dispatching and tearing down streams.
+//!   preambles, dispatching and tearing down streams. A connection the node closes for it
+//!   (`wire.md` §5.1) is dialled again at once and churns on.
 //! * **burst** — a handshake burst: 16 loops that each dial with a fresh identity from
 //!   127.50.x.1, then drop the connection, as fast as they can, for the flood's duration.
 //! * the **honest client** (the parent) — sessions of 20 `FindName` requests for the
@@ -48,7 +49,9 @@ use std::time::{Duration, Instant};
 
 use peergroup_base::{NodeId, PeerName};
 use peergroup_identity::Identity;
-use peergroup_net::{Connection, Endpoint, EndpointConfig, Expect, FramedSend, ProtocolId, codes};
+use peergroup_net::{
+    Connection, Endpoint, EndpointConfig, Expect, FramedSend, NetError, ProtocolId, codes,
+};
 use peergroup_pnrp::net::{Endpoints, Pnrp, PnrpConfig};
 use peergroup_pnrp::proto::{Body, Cloud, Message, Reason, StoreStatus};
 use serde_json::json;
@@ -130,6 +133,8 @@ async fn node() {
                 "bad_frame": r.bad_frame,
                 "half_read_frames": r.half_read_frames,
                 "frame_deadline": r.frame_deadline,
+                "stream_rate": r.stream_rate,
+                "stream_rate_closed": r.stream_rate_closed,
             },
         });
         println!("{stats}");
@@ -167,18 +172,27 @@ async fn flood() {
     let conns = env_usize("FLOOD_CONNS", 500);
     let connected = Arc::new(AtomicU64::new(0));
     let streams = Arc::new(AtomicU64::new(0));
+    let reconnects = Arc::new(AtomicU64::new(0));
     for j in 0..conns {
-        let (connected, streams) = (connected.clone(), streams.clone());
+        let (connected, streams, reconnects) =
+            (connected.clone(), streams.clone(), reconnects.clone());
         let source: SocketAddr =
             SocketAddr::from(([127, 10 + index as u8, (j / 60) as u8, (j % 60) as u8 + 1], 0));
-        tokio::spawn(async move { stranger(source, addr, node, &connected, &streams).await });
+        tokio::spawn(async move {
+            stranger(source, addr, node, &connected, &streams, &reconnects).await
+        });
         if j % 50 == 49 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
     // report until killed
     loop {
-        println!("{} {}", connected.load(Ordering::Relaxed), streams.load(Ordering::Relaxed));
+        println!(
+            "{} {} {}",
+            connected.load(Ordering::Relaxed),
+            streams.load(Ordering::Relaxed),
+            reconnects.load(Ordering::Relaxed)
+        );
         std::io::stdout().flush().unwrap();
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -192,6 +206,7 @@ async fn stranger(
     node: NodeId,
     connected: &AtomicU64,
     streams: &AtomicU64,
+    reconnects: &AtomicU64,
 ) {
     let Ok(id) = Identity::generate("stranger", "") else { return };
     let Ok(ep) = Endpoint::bind(id, EndpointConfig::with_bind(source)).await else { return };
@@ -203,11 +218,24 @@ async fn stranger(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let Some(conn) = conn else { return };
+    let Some(mut conn) = conn else { return };
     connected.fetch_add(1, Ordering::Relaxed);
     if std::env::var("FLOOD_MODE").as_deref() == Ok("churn") {
-        churn(&conn, streams).await;
-        return;
+        // A closed connection (wire.md §5.1) is dialled again at once, as an attacker
+        // would: each reconnect costs a handshake, which the per-prefix limits bound.
+        loop {
+            churn(&conn, streams).await;
+            loop {
+                match ep.connect(addr, Expect::Node(node)).await {
+                    Ok(c) => {
+                        conn = c;
+                        break;
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+            reconnects.fetch_add(1, Ordering::Relaxed);
+        }
     }
     let pnrp = ProtocolId::new("pnrp/1").unwrap();
     let other = ProtocolId::new("nobody/1").unwrap();
@@ -344,11 +372,25 @@ async fn client_reader(ep: Endpoint, waiting: Waiting, out: Arc<Mutex<Option<Fra
     }
 }
 
+/// One phase's requests, and why each failed one failed.
 #[derive(Default)]
 struct Tally {
     ok: usize,
     failed: usize,
     latencies_ms: Vec<f64>,
+    /// Sessions whose handshake did not complete: timed out (the endpoint's 10 s, or the
+    /// session's 5 s for handshake and stream together)…
+    handshake_timeouts: usize,
+    /// …or failed: refused by the node (a limit of `wire.md` §5) or the connection closed.
+    handshake_errors: usize,
+    /// Sessions whose handshake completed but whose `pnrp/1` stream could not be opened.
+    stream_open_errors: usize,
+    /// Requests that could not be written (the stream was reset or the connection closed).
+    send_errors: usize,
+    /// Requests sent but not answered within 2 s.
+    answer_timeouts: usize,
+    /// Requests answered without the node's CPA.
+    empty_answers: usize,
 }
 
 impl Tally {
@@ -369,6 +411,18 @@ impl Tally {
             "median_ms": q(0.5),
             "p99_ms": q(0.99),
             "max_ms": q(1.0),
+            // why requests failed: a session that cannot connect fails all its 20
+            "failed_sessions": {
+                "handshake_timeout": self.handshake_timeouts,
+                "handshake_error": self.handshake_errors,
+                "stream_open_error": self.stream_open_errors,
+            },
+            "failed_requests": {
+                "in_failed_sessions": 20 * (self.handshake_timeouts + self.handshake_errors + self.stream_open_errors),
+                "send_error": self.send_errors,
+                "answer_timeout": self.answer_timeouts,
+                "empty_answer": self.empty_answers,
+            },
         })
     }
 }
@@ -383,13 +437,20 @@ async fn session(addr: SocketAddr, node: NodeId, name: &PeerName, tally: &mut Ta
     let out: Arc<Mutex<Option<FramedSend>>> = Arc::default();
     tokio::spawn(client_reader(ep.clone(), waiting.clone(), out.clone()));
     let stream = match tokio::time::timeout(Duration::from_secs(5), async {
-        let conn = ep.connect(addr, Expect::Node(node)).await?;
-        conn.open(&ProtocolId::new("pnrp/1").unwrap()).await
+        let conn = ep.connect(addr, Expect::Node(node)).await.map_err(|e| (true, e))?;
+        conn.open(&ProtocolId::new("pnrp/1").unwrap()).await.map_err(|e| (false, e))
     })
     .await
     {
         Ok(Ok(s)) => s,
-        _ => {
+        failed => {
+            match failed {
+                Ok(Err((true, NetError::HandshakeTimeout { .. }))) | Err(_) => {
+                    tally.handshake_timeouts += 1
+                }
+                Ok(Err((true, _))) => tally.handshake_errors += 1,
+                _ => tally.stream_open_errors += 1,
+            }
             tally.failed += REQUESTS;
             return;
         }
@@ -418,16 +479,26 @@ async fn session(addr: SocketAddr, node: NodeId, name: &PeerName, tally: &mut Ta
             Some(send) => send.send(&msg).await.is_ok(),
             None => false,
         };
-        let answer =
-            if sent { tokio::time::timeout(Duration::from_secs(2), rx).await } else { Ok(Ok(0)) };
-        match answer {
+        if !sent {
+            tally.send_errors += 1;
+            tally.failed += 1;
+            continue;
+        }
+        match tokio::time::timeout(Duration::from_secs(2), rx).await {
             Ok(Ok(n)) if n >= 1 => {
                 tally.ok += 1;
                 // the first request of a session carries the handshake
                 let extra = if i == 0 { connect_ms } else { 0.0 };
                 tally.latencies_ms.push(t.elapsed().as_secs_f64() * 1000.0 + extra);
             }
-            _ => tally.failed += 1,
+            Ok(_) => {
+                tally.empty_answers += 1;
+                tally.failed += 1;
+            }
+            Err(_) => {
+                tally.answer_timeouts += 1;
+                tally.failed += 1;
+            }
         }
     }
     ep.close().await;
@@ -477,9 +548,9 @@ fn spawn_role(role: &str, env: &[(&str, String)]) -> Child {
     cmd.spawn().unwrap()
 }
 
-/// The last line a reporting child printed, as two numbers.
-fn watch(child: &mut Child) -> Arc<std::sync::Mutex<(u64, u64)>> {
-    let last = Arc::new(std::sync::Mutex::new((0, 0)));
+/// The last line a reporting child printed: two numbers, and a third if it printed one.
+fn watch(child: &mut Child) -> Arc<std::sync::Mutex<(u64, u64, u64)>> {
+    let last = Arc::new(std::sync::Mutex::new((0, 0, 0)));
     let stdout = child.stdout.take().unwrap();
     let l = last.clone();
     std::thread::spawn(move || {
@@ -489,7 +560,7 @@ fn watch(child: &mut Child) -> Arc<std::sync::Mutex<(u64, u64)>> {
             if let (Some(a), Some(b)) = (it.next(), it.next())
                 && let Ok(mut g) = l.lock()
             {
-                *g = (a, b);
+                *g = (a, b, it.next().unwrap_or(0));
             }
         }
     });
@@ -564,7 +635,8 @@ async fn parent() {
     let after_flood = node_proc.stats();
     let streams = flood_watch.iter().map(|w| w.lock().map(|g| g.1).unwrap_or(0)).sum::<u64>();
     let flood_connected = connected();
-    let (burst_attempts, burst_ok) = burst_watch.lock().map(|g| *g).unwrap_or((0, 0));
+    let (burst_attempts, burst_ok, _) = burst_watch.lock().map(|g| *g).unwrap_or((0, 0, 0));
+    let reconnects = flood_watch.iter().map(|w| w.lock().map(|g| g.2).unwrap_or(0)).sum::<u64>();
     for mut c in floods {
         let _ = c.kill();
         let _ = c.wait();
@@ -586,6 +658,7 @@ async fn parent() {
             "processes": procs,
             "ramp_s": ramp_s,
             "streams_opened": streams,
+            "reconnects_after_close": reconnects,
             "streams_opened_per_s_flood_phase": (streams - streams_before.min(streams)) as f64 / flood_wall.max(1e-9),
             "burst_handshake_attempts": burst_attempts,
             "burst_handshakes_completed": burst_ok,

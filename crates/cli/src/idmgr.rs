@@ -237,8 +237,8 @@ fn read_document(path: &Path) -> Result<String, CliError> {
         .map_err(|_| CliError::File { path: path.into(), reason: "not a text file".into() })
 }
 
-/// Writes a file that holds (encrypted) key material: owner-only (0600) on Unix; refuses to
-/// replace an existing file unless `overwrite`.
+/// Writes a file that holds (encrypted) key material: owner-only (mode 0600 on Unix, an
+/// owner-only ACL on Windows); refuses to replace an existing file unless `overwrite`.
 fn write_private(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), CliError> {
     let mut options = OpenOptions::new();
     options.write(true);
@@ -253,6 +253,10 @@ fn write_private(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), CliEr
         options.mode(0o600);
     }
     let mut f = options.open(path).map_err(|e| CliError::file(path, "create", &e))?;
+    // Before the content goes in; also narrows a replaced file's mode. Best effort: the
+    // content is password-encrypted, and an export may go where there are no permissions
+    // (a FAT-formatted stick).
+    let _ = peergroup_os::restrict_to_owner(path);
     f.write_all(bytes).and_then(|()| f.sync_all()).map_err(|e| CliError::file(path, "write", &e))
 }
 

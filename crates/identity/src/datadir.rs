@@ -49,9 +49,9 @@ mod tests {
     }
 
     /// The per-user folder of each OS (README "Platforms"); on Windows this runs under
-    /// wine in CI. On Windows it is also why identity files need no ACL of their own: the
-    /// default lies inside the user's profile, whose ACL grants only the user, SYSTEM and
-    /// Administrators and is inherited by everything below (see `store`'s module docs).
+    /// wine in CI. On Windows the default lies inside the user's profile (whose ACL grants
+    /// only the user, SYSTEM and Administrators); private files get an explicit owner-only
+    /// ACL anyway (`store`'s module docs), since `--data-dir` may point anywhere.
     #[test]
     fn default_is_the_per_user_folder_of_each_os() {
         let d = default_data_dir().unwrap();

@@ -34,13 +34,12 @@
 //! Every write is atomic: a temporary file in the same directory is written, flushed to
 //! disk (`fsync`), renamed over the target, and the directory is flushed (Unix). A crash
 //! leaves either the old or the new file, never a mix. On Unix, directories are created
-//! `0700` and identity files `0600`. On Windows the files inherit the ACL of the per-user
-//! `%APPDATA%` folder (the default data directory, see [`crate::default_data_dir`]): Windows
-//! creates each profile folder with an ACL that grants only the user, SYSTEM and the
-//! Administrators group (who can take ownership of any file anyway), and every folder
-//! below inherits it — the same rule OpenSSH for Windows applies to private key files. A
-//! data directory given explicitly (`--data-dir`, `PEERGROUP_DATA_DIR`) inherits whatever
-//! its folder grants: put it in the profile too.
+//! `0700` and identity files `0600`. On Windows the `identities` directory, each identity's
+//! directory and each identity file get an explicit, protected ACL granting only the user
+//! the process runs as (not the ACL inherited from the folder: `%APPDATA%`'s would do, but
+//! a `--data-dir` elsewhere may let every local user read); see `peergroup_os`'s
+//! `restrict_to_owner`. [`write_private_file`] writes other secrets (group keys, password
+//! setups) the same way.
 //!
 //! A damaged file never panics and never hides the other identities: [`IdentityStore::list`]
 //! returns one result per identity directory, with errors that name the file.
@@ -109,6 +108,7 @@ impl IdentityStore {
         private_dir_builder(true)
             .create(&identities_dir)
             .map_err(|e| io_error("create", &identities_dir, e))?;
+        restrict_to_owner(&identities_dir)?;
         Ok(IdentityStore { data_dir, identities_dir })
     }
 
@@ -145,7 +145,7 @@ impl IdentityStore {
         let file = self.file_of(identity.peer_name());
         let dir = parent_of(&file);
         match private_dir_builder(false).create(dir) {
-            Ok(()) => {}
+            Ok(()) => restrict_to_owner(dir)?,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 // A directory without identity.json is what an interrupted create leaves
                 // behind; it may be reused.
@@ -376,14 +376,19 @@ fn load(path: &Path) -> Result<Identity, IdentityError> {
 /// The grouping layer stores group keys with it.
 pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), IdentityError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let existed = dir.is_dir();
         private_dir_builder(true).create(dir).map_err(|e| io_error("create directory", dir, e))?;
+        if !existed {
+            // a directory it creates is private like the file (Unix: the builder's 0700)
+            restrict_to_owner(dir)?;
+        }
     }
     write_atomic(path, bytes)
 }
 
 /// Writes `bytes` to `path` via a temporary file in the same directory: create (0600 on
-/// Unix), write, fsync, rename, fsync the directory. On failure the temporary file is
-/// removed.
+/// Unix, an owner-only ACL on Windows), write, fsync, rename, fsync the directory. On
+/// failure the temporary file is removed.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IdentityError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = parent_of(path);
@@ -402,6 +407,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IdentityError> {
     }
     let result = (|| {
         let mut f = options.open(&tmp).map_err(|e| io_error("create", &tmp, e))?;
+        restrict_to_owner(&tmp)?; // before the secret goes in
         f.write_all(bytes).map_err(|e| io_error("write", &tmp, e))?;
         f.sync_all().map_err(|e| io_error("flush", &tmp, e))?;
         drop(f);
@@ -422,8 +428,20 @@ fn sync_dir(dir: &Path) {
     peergroup_base::fsutil::sync_dir(dir);
 }
 
-/// A directory builder that creates owner-only (0700) directories on Unix. On Windows the
-/// directories inherit the ACL of the per-user `%APPDATA%` folder (see the module docs).
+/// On Windows, replaces the ACL a new file or directory inherits from its folder with an
+/// explicit one that grants only this user ([`peergroup_os::restrict_to_owner`]): the data
+/// directory may be anywhere (`--data-dir`), not only in the per-user `%APPDATA%`. Unix
+/// gets the same from the modes files and directories are created with.
+fn restrict_to_owner(path: &Path) -> Result<(), IdentityError> {
+    #[cfg(windows)]
+    peergroup_os::restrict_to_owner(path).map_err(|e| io_error("restrict access to", path, e))?;
+    #[cfg(not(windows))]
+    let _ = path;
+    Ok(())
+}
+
+/// A directory builder that creates owner-only (0700) directories on Unix. On Windows see
+/// [`restrict_to_owner`].
 fn private_dir_builder(recursive: bool) -> fs::DirBuilder {
     let mut b = fs::DirBuilder::new();
     b.recursive(recursive);
@@ -600,6 +618,31 @@ mod tests {
         let dir = parent_of(&store.file_of(a.peer_name())).to_owned();
         let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, [IDENTITY_FILE_NAME]);
+    }
+
+    /// Identity files, their directories, and what [`write_private_file`] writes (group keys,
+    /// password setups): mode bits on Unix, the explicit ACL on Windows.
+    #[test]
+    fn files_and_directories_are_owner_only_on_every_os() {
+        let (d, store) = store();
+        let a = store.create("a", "").unwrap();
+        store.set_friendly_name(a.peer_name(), "x").unwrap();
+        let file = store.file_of(a.peer_name());
+        let key = d.path().join("groups").join("g").join("group.key");
+        write_private_file(&key, b"secret").unwrap();
+        write_private_file(&key, b"replaced").unwrap();
+        assert_eq!(fs::read(&key).unwrap(), b"replaced");
+        for p in [&file, parent_of(&file), store.identities_dir(), &key, parent_of(&key)] {
+            match peergroup_os::owner_only_violation(p).unwrap() {
+                None => {}
+                // wine keeps no DACLs (peergroup_os::private's docs; its own tests check
+                // what wine can show); the writes above still went through the ACL calls
+                Some(why) if peergroup_os::runs_under_wine() => {
+                    eprintln!("under wine, not checked: {}: {why}", p.display())
+                }
+                Some(why) => panic!("{} is not owner-only: {why}", p.display()),
+            }
+        }
     }
 
     #[cfg(unix)]

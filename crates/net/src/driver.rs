@@ -18,8 +18,13 @@
 //!   a back-off that doubles from [`DriverConfig::busy_backoff`]; after
 //!   [`DriverConfig::busy_retries`] refusals in a row the core receives `PeerDown`. The
 //!   writer watches its stream for the refusal even while it has nothing to send, so a
-//!   refused stream never lingers. Messages written on a stream before its refusal
-//!   arrived are lost (best effort, as above).
+//!   refused stream never lingers. A peer refuses a stream with `BUSY` before its handler
+//!   reads any frame of it, so the messages written on the refused stream before the
+//!   refusal arrived are written again, in order, on the next stream ([`Unconfirmed`]:
+//!   those written in the stream's first 10 s, up to 256 KiB, the most a peer lets us
+//!   write on a stream it has not read). A `BUSY` for a frame in the middle of an accepted
+//!   stream (`wire.md` §5: half-read frames) can therefore deliver a message twice; the
+//!   protocols above take duplicates (`pnrp.md` transaction ids, `graph.md` versions).
 //! * `Input::Recv { from, .. }` carries the TLS-verified node id of the sender and its
 //!   address. A frame that does not decode closes that stream only.
 //! * `Output::Emit(event)` goes to the [`Events`] stream (bounded; the actor waits for a
@@ -416,6 +421,7 @@ where
             max_frame_len: self.config.max_frame_len,
             to,
             busy: Busy::new(self.config.busy_backoff, self.config.busy_retries),
+            unconfirmed: Unconfirmed::new(),
         };
         tokio::spawn(writer.run(rx, self.down_tx.clone()));
     }
@@ -454,6 +460,52 @@ impl Busy {
     /// A message went out on a stream the peer had not refused.
     fn written(&mut self) {
         self.in_a_row = 0;
+    }
+}
+
+/// How long after a stream opened its frames are kept for writing again: a peer refuses
+/// a stream at dispatch, within its preamble timeout of the stream's arrival (5 s,
+/// `wire.md` §3.1); after this the stream counts as accepted.
+const UNCONFIRMED_WINDOW: Duration = Duration::from_secs(10);
+/// The most bytes of frames kept: a peer's flow-control window per stream (`wire.md` §1.4,
+/// 256 KiB) is all we can write on a stream it has not read. A stream that took more was
+/// read, so it was accepted.
+const UNCONFIRMED_BYTES: usize = 256 * 1024;
+
+/// The frames written on the current stream while it may still be refused with `BUSY`
+/// at dispatch (its first [`UNCONFIRMED_WINDOW`], up to [`UNCONFIRMED_BYTES`]). After a
+/// refusal they are written again on the next stream; once the window or the size is
+/// passed, the stream counts as accepted and nothing more is kept.
+#[derive(Debug)]
+struct Unconfirmed {
+    frames: Vec<Vec<u8>>,
+    bytes: usize,
+    since: tokio::time::Instant,
+    accepted: bool,
+}
+
+impl Unconfirmed {
+    fn new() -> Self {
+        Unconfirmed {
+            frames: Vec::new(),
+            bytes: 0,
+            since: tokio::time::Instant::now(),
+            accepted: false,
+        }
+    }
+
+    /// A frame written on the current stream.
+    fn written(&mut self, frame: &[u8]) {
+        if self.accepted {
+            return;
+        }
+        if self.since.elapsed() > UNCONFIRMED_WINDOW || self.bytes + frame.len() > UNCONFIRMED_BYTES
+        {
+            *self = Unconfirmed { accepted: true, ..Unconfirmed::new() };
+            return;
+        }
+        self.bytes += frame.len();
+        self.frames.push(frame.to_vec());
     }
 }
 
@@ -500,16 +552,47 @@ struct Writer {
     max_frame_len: Option<u32>,
     to: PeerAddr,
     busy: Busy,
+    unconfirmed: Unconfirmed,
 }
 
 impl Writer {
-    async fn open(&self) -> Result<(Connection, FramedStream), NetError> {
+    /// Dials (or reuses the connection) and opens a new stream; what the old one kept for
+    /// writing again is dropped ([`Writer::reopen_after_busy`] takes it first).
+    async fn open(&mut self) -> Result<(Connection, FramedStream), NetError> {
         let conn = self.endpoint.connect(self.to.addr, Expect::Node(self.to.node)).await?;
         let mut stream = conn.open(&self.protocol).await?;
         if let Some(max) = self.max_frame_len {
             stream.set_max_frame_len(max);
         }
+        self.unconfirmed = Unconfirmed::new();
         Ok((conn, stream))
+    }
+
+    /// After a refusal with `BUSY`: backs off, opens a new stream and writes on it again
+    /// the frames the refused one carried ([`Unconfirmed`]); while those are refused too,
+    /// again, until the back-off budget is spent.
+    async fn reopen_after_busy(&mut self) -> Result<(Connection, FramedStream), NetError> {
+        let frames = std::mem::take(&mut self.unconfirmed.frames);
+        loop {
+            self.back_off().await?;
+            let (conn, mut stream) = self.open().await?;
+            let mut failed = None;
+            for frame in &frames {
+                match stream.send.send_raw(frame).await {
+                    Ok(()) => self.unconfirmed.written(frame),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            let Some(e) = failed else { return Ok((conn, stream)) };
+            let code = stopped_code(&e);
+            abandon(&mut stream, code.unwrap_or(crate::codes::OK));
+            if code != Some(crate::codes::BUSY) {
+                return Err(e);
+            }
+        }
     }
 
     /// After a refusal with `BUSY`: waits out the back-off, or fails once the refusals in a
@@ -554,8 +637,7 @@ impl Writer {
                 code = &mut refused => {
                     abandon(&mut stream, code);
                     if code == crate::codes::BUSY {
-                        self.back_off().await?;
-                        (conn, stream) = self.open().await?;
+                        (conn, stream) = self.reopen_after_busy().await?;
                         refused = refusal(&stream);
                     } else {
                         refused = Box::pin(std::future::pending());
@@ -578,6 +660,7 @@ impl Writer {
                 let e = match stream.send(&msg).await {
                     Ok(()) => {
                         self.busy.written();
+                        self.unconfirmed.written(stream.send.last_frame());
                         break;
                     }
                     Err(e) => e,
@@ -585,13 +668,14 @@ impl Writer {
                 let code = stopped_code(&e);
                 abandon(&mut stream, code.unwrap_or(crate::codes::OK));
                 if code == Some(crate::codes::BUSY) {
-                    self.back_off().await?;
+                    // the frames before `msg` go again first, then `msg` (this loop)
+                    (conn, stream) = self.reopen_after_busy().await?;
                 } else if redialled {
                     return Err(e);
                 } else {
                     redialled = true;
+                    (conn, stream) = self.open().await?;
                 }
-                (conn, stream) = self.open().await?;
                 refused = refusal(&stream);
             }
         }

@@ -15,7 +15,7 @@ use tracing::debug;
 use crate::NetError;
 use crate::limits::{
     ConnLimits, FrameLimits, Gauge, Prefix, PrefixSlot, PrefixTable, RefusalCounters, Refusals,
-    bump,
+    StreamRate, StreamVerdict, bump,
 };
 use crate::stream::{FramedStream, codes};
 use crate::tls::{self, Expect, Observed};
@@ -97,6 +97,23 @@ pub struct EndpointConfig {
     /// New streams queued per protocol before further ones are refused with
     /// [`codes::BUSY`]. Default 256.
     pub handler_queue: usize,
+    /// New streams a peer may open per second on one connection, on average (a token
+    /// bucket of [`new_stream_burst`](Self::new_stream_burst)); a stream beyond is reset
+    /// with [`codes::BUSY`] before its preamble is read, and a connection that opens a
+    /// further burst while refused is closed with [`codes::STREAM_RATE`] (`wire.md` §5).
+    /// Default 10: a peer opens one long-lived stream per protocol and a new one only to
+    /// replace one that ended (`pnrp-driver.md` §1), so honest peers stay far below it,
+    /// while a stranger that opens and drops streams in a loop — each one accepted, read
+    /// and dispatched — is cut off after two bursts. The close costs the peer's source
+    /// prefix a second of handshakes
+    /// ([`handshakes_per_second_per_prefix`](Self::handshakes_per_second_per_prefix)
+    /// tokens), so redialling does not buy a new burst at once.
+    pub new_streams_per_second: u32,
+    /// The streams a connection may open at once before the rate applies
+    /// ([`new_streams_per_second`](Self::new_streams_per_second)), and the debt of refused
+    /// streams after which it is closed. Default 16: four protocols' worth of streams at
+    /// the driver's limit of 4 each; every reconnect of a stranger buys one burst.
+    pub new_stream_burst: u32,
     /// Live connections and handshakes in progress at most; further incoming ones are
     /// refused. Default 10,000.
     pub max_connections: usize,
@@ -147,6 +164,8 @@ impl Default for EndpointConfig {
             max_streams_per_connection: 64,
             max_streams_per_protocol: 16,
             handler_queue: 256,
+            new_streams_per_second: 10,
+            new_stream_burst: 16,
             max_connections: 10_000,
             max_connections_per_prefix: 64,
             handshakes_per_second_per_prefix: 32,
@@ -652,12 +671,48 @@ async fn accept_loop(quinn: quinn::Endpoint, shared: Arc<Shared>) {
     }
 }
 
+/// Accepts the streams the peer opens, at the rate `wire.md` §5 allows: a stream over the
+/// connection's allowance is refused before anything is spawned for it or read from it.
+#[allow(clippy::disallowed_methods)] // driver code: the stream bucket runs on the real clock
 async fn serve_streams(shared: Arc<Shared>, connection: Connection, slot: Option<PrefixSlot>) {
+    let config = &shared.config;
+    let mut rate = StreamRate::new(
+        config.new_streams_per_second,
+        config.new_stream_burst,
+        std::time::Instant::now(),
+    );
     loop {
         match connection.conn.accept_bi().await {
-            Ok((send, recv)) => {
-                tokio::spawn(dispatch_stream(shared.clone(), connection.clone(), send, recv));
-            }
+            Ok((mut send, mut recv)) => match rate.on_new_stream(std::time::Instant::now()) {
+                StreamVerdict::Admit => {
+                    tokio::spawn(dispatch_stream(shared.clone(), connection.clone(), send, recv));
+                }
+                StreamVerdict::Refuse => {
+                    bump(&shared.counters.stream_rate);
+                    let _ = recv.stop(codes::BUSY);
+                    let _ = send.reset(codes::BUSY);
+                }
+                StreamVerdict::Close => {
+                    debug!(peer = %connection.remote.peer_name, "closing: too many new streams");
+                    bump(&shared.counters.stream_rate);
+                    bump(&shared.counters.stream_rate_closed);
+                    connection.conn.close(codes::STREAM_RATE, b"too many new streams");
+                    // a reconnect must not buy a new burst at once: the close costs the
+                    // source prefix a second of handshakes (unless the per-prefix limits
+                    // are lifted, as on loopback)
+                    let rate = config.handshakes_per_second_per_prefix;
+                    if rate != u32::MAX {
+                        shared.prefixes.take_handshakes(
+                            Prefix::of(connection.remote_addr().ip()),
+                            rate,
+                            rate,
+                            std::time::Instant::now(),
+                        );
+                    }
+                    // streams quinn had already accepted would still be handed out
+                    break;
+                }
+            },
             Err(e) => {
                 debug!(peer = %connection.remote.peer_name, reason = %e, "connection closed");
                 break;

@@ -51,6 +51,12 @@ pub struct Refusals {
     pub half_read_frames: u64,
     /// Frames refused with `STALLED`: not complete by their deadline.
     pub frame_deadline: u64,
+    /// Streams reset with `BUSY` before their preamble was read: the connection opened
+    /// streams faster than its allowance (`EndpointConfig::new_streams_per_second`).
+    pub stream_rate: u64,
+    /// Connections closed with `STREAM_RATE`: they kept opening streams past their
+    /// allowance (a full burst beyond it).
+    pub stream_rate_closed: u64,
 }
 
 #[derive(Debug, Default)]
@@ -67,6 +73,8 @@ pub(crate) struct RefusalCounters {
     pub bad_frame: AtomicU64,
     pub half_read_frames: AtomicU64,
     pub frame_deadline: AtomicU64,
+    pub stream_rate: AtomicU64,
+    pub stream_rate_closed: AtomicU64,
 }
 
 pub(crate) fn bump(counter: &AtomicU64) {
@@ -89,6 +97,8 @@ impl RefusalCounters {
             bad_frame: r(&self.bad_frame),
             half_read_frames: r(&self.half_read_frames),
             frame_deadline: r(&self.frame_deadline),
+            stream_rate: r(&self.stream_rate),
+            stream_rate_closed: r(&self.stream_rate_closed),
         }
     }
 }
@@ -161,6 +171,19 @@ impl PrefixTable {
         } else {
             false
         }
+    }
+
+    /// Takes `tokens` handshake tokens of `prefix` (`rate` per second, burst `rate`) at
+    /// once, running the bucket into debt: the prefix gets no handshake until it has paid
+    /// them back. The price of a connection closed for its stream rate (`wire.md` §5.1).
+    pub(crate) fn take_handshakes(&self, prefix: Prefix, tokens: u32, rate: u32, now: Instant) {
+        let Ok(mut inner) = self.inner.lock() else { return };
+        let rate = f64::from(rate.max(1));
+        let b = inner.buckets.entry(prefix).or_insert(Bucket { tokens: rate, at: now });
+        b.tokens = (b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate).min(rate);
+        b.at = now;
+        // at most one burst of debt beyond an empty bucket
+        b.tokens = (b.tokens - f64::from(tokens)).max(-rate);
     }
 
     /// Counts one more connection (or handshake) from `prefix` unless it holds `max`.
@@ -248,6 +271,52 @@ impl Drop for GaugeGuard {
     }
 }
 
+/// What a connection's next new stream gets from its [`StreamRate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StreamVerdict {
+    /// Within the allowance: served.
+    Admit,
+    /// Over the allowance: reset with `BUSY` before its preamble is read.
+    Refuse,
+    /// A full burst over the allowance: the connection is closed with `STREAM_RATE`.
+    Close,
+}
+
+/// The rate at which one connection may open streams (`wire.md` §5): a token bucket of
+/// `burst` tokens refilled at `rate` per second, one token per new stream. A stream that
+/// finds the bucket empty is refused and still takes its token, so the bucket runs into
+/// debt; a connection whose debt reaches `burst` — it kept opening streams while refused —
+/// is closed. A peer that slows down pays its debt back at `rate` per second.
+#[derive(Debug)]
+pub(crate) struct StreamRate {
+    tokens: f64,
+    at: Instant,
+    rate: f64,
+    burst: f64,
+}
+
+impl StreamRate {
+    pub(crate) fn new(rate: u32, burst: u32, now: Instant) -> StreamRate {
+        let burst = f64::from(burst.max(1));
+        StreamRate { tokens: burst, at: now, rate: f64::from(rate), burst }
+    }
+
+    /// Takes a token for a stream the peer opened at `now`.
+    pub(crate) fn on_new_stream(&mut self, now: Instant) -> StreamVerdict {
+        let refill = now.saturating_duration_since(self.at).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.burst);
+        self.at = now;
+        self.tokens -= 1.0;
+        if self.tokens >= 0.0 {
+            StreamVerdict::Admit
+        } else if self.tokens > -self.burst {
+            StreamVerdict::Refuse
+        } else {
+            StreamVerdict::Close
+        }
+    }
+}
+
 /// What the endpoint bounds per connection besides frames: streams per protocol.
 #[derive(Debug, Default)]
 pub(crate) struct ConnLimits {
@@ -302,6 +371,21 @@ mod tests {
     }
 
     #[test]
+    fn a_prefix_pays_for_a_stream_rate_close_with_its_handshakes() {
+        let t = PrefixTable::default();
+        let pre = Prefix::of("192.0.2.1".parse().unwrap());
+        let other = Prefix::of("192.0.3.1".parse().unwrap());
+        let t0 = Instant::now();
+        t.take_handshakes(pre, 4, 4, t0);
+        assert!(!t.take_handshake(pre, 4, t0), "the bucket is empty");
+        assert!(t.take_handshake(other, 4, t0), "other prefixes are not charged");
+        // a debt of at most one burst: after 1 s at 4 per second the bucket is full again
+        t.take_handshakes(pre, 100, 4, t0);
+        assert!(!t.take_handshake(pre, 4, t0 + Duration::from_millis(900)));
+        assert!(t.take_handshake(pre, 4, t0 + Duration::from_millis(2100)));
+    }
+
+    #[test]
     fn prefix_slots_count_and_release() {
         let t = Arc::new(PrefixTable::default());
         let pre = Prefix::of("192.0.2.1".parse().unwrap());
@@ -310,6 +394,33 @@ mod tests {
         assert!(t.try_add(pre, 2).is_none());
         drop(a);
         assert!(t.try_add(pre, 2).is_some());
+    }
+
+    #[test]
+    fn stream_rate_admits_a_burst_refuses_beyond_and_closes_a_burst_later() {
+        use StreamVerdict::{Admit, Close, Refuse};
+        let t0 = Instant::now();
+        let mut r = StreamRate::new(10, 4, t0);
+        let at_once: Vec<_> = (0..8).map(|_| r.on_new_stream(t0)).collect();
+        assert_eq!(at_once, [Admit, Admit, Admit, Admit, Refuse, Refuse, Refuse, Close]);
+
+        // a peer that slows down pays its debt back and is served again
+        let mut r = StreamRate::new(10, 4, t0);
+        for _ in 0..6 {
+            r.on_new_stream(t0); // 4 admitted, 2 refused: 2 tokens of debt
+        }
+        assert_eq!(r.on_new_stream(t0 + Duration::from_millis(350)), Admit); // +3.5 tokens
+        assert_eq!(r.on_new_stream(t0 + Duration::from_millis(350)), Refuse);
+        // at the rate, forever
+        let mut r = StreamRate::new(10, 4, t0);
+        for i in 1..=1000u64 {
+            assert_eq!(r.on_new_stream(t0 + Duration::from_millis(100 * i)), Admit);
+        }
+        // the bucket never holds more than the burst
+        let mut r = StreamRate::new(10, 4, t0);
+        let later = t0 + Duration::from_secs(3600);
+        let after_idle: Vec<_> = (0..5).map(|_| r.on_new_stream(later)).collect();
+        assert_eq!(after_idle, [Admit, Admit, Admit, Admit, Refuse]);
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub mod codes {
     pub const BUSY: VarInt = VarInt::from_u32(4);
     /// A frame was not complete by its deadline (`wire.md` §2).
     pub const STALLED: VarInt = VarInt::from_u32(5);
+    /// Connection close: the peer kept opening streams faster than the node's allowance
+    /// (`wire.md` §5).
+    pub const STREAM_RATE: VarInt = VarInt::from_u32(6);
 }
 
 /// The sending half of a framed stream.
@@ -152,7 +155,13 @@ impl FramedSend {
         Ok(())
     }
 
-    /// Writes bytes as they are, without framing (for tests of garbage input).
+    /// The last frame [`send`](Self::send) encoded, header included.
+    pub(crate) fn last_frame(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Writes bytes as they are, without framing (for tests of garbage input, and for the
+    /// driver's frames written again after a refusal).
     #[doc(hidden)]
     pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), NetError> {
         self.inner.write_all(bytes).await?;

@@ -150,3 +150,63 @@ async fn a_stream_refused_busy_is_closed_and_retried_with_back_off() {
     assert!(matches!(msg, Some(Message::Ping { .. })), "{msg:?}");
     assert_eq!(b_ep.refusals().streams_per_protocol, 1 + 3, "no further refusal");
 }
+
+/// The messages written on a stream before the peer's `BUSY` refusal arrived are written
+/// again, in order, on the next stream (the peer refuses a stream before its handler reads
+/// any of it): none is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_written_before_a_busy_refusal_are_written_again_on_the_next_stream() {
+    let protocol = ProtocolId::new("flood/1").unwrap();
+    let a = Identity::from_seed([62; 32], "a", "").unwrap();
+    let b = Identity::from_seed([63; 32], "b", "").unwrap();
+    let a_ep = Endpoint::bind(a, EndpointConfig::loopback()).await.unwrap();
+    let b_ep = Endpoint::bind(b, EndpointConfig::loopback()).await.unwrap();
+    let b_addr = PeerAddr { node: b_ep.identity().node_id(), addr: b_ep.local_addr().unwrap() };
+    // B takes one `flood/1` stream per connection, and A holds it already.
+    let mut incoming = b_ep.register_limited(protocol.clone(), 1).unwrap();
+    let conn = a_ep.connect(b_addr.addr, Expect::Node(b_addr.node)).await.unwrap();
+    let mut held = conn.open(&protocol).await.unwrap();
+    held.send(&Message::Keepalive).await.unwrap();
+    let mut held_at_b = incoming.next().await.unwrap();
+    assert_eq!(held_at_b.recv::<Message>().await.unwrap(), Some(Message::Keepalive));
+
+    let mut config = DriverConfig::default();
+    config.busy_backoff = Duration::from_millis(20);
+    config.busy_retries = 1000; // never give up in this test
+    let state = FloodNode::new(Vec::new(), FloodConfig::default(), 1);
+    let (handle, mut events) = driver::spawn(&a_ep, protocol.clone(), state, config).unwrap();
+    next_matching(&mut events, |e| *e == Event::Started).await;
+    // Three pings: the first is written on the new stream before B's refusal can arrive.
+    for _ in 0..3 {
+        handle.command(Command::Ping(b_addr)).await.unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while b_ep.refusals().streams_per_protocol == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("B refuses A's second stream");
+
+    // B has room again: the next stream carries all three pings.
+    drop(held_at_b);
+    drop(held);
+    let mut stream = tokio::time::timeout(Duration::from_secs(10), incoming.next())
+        .await
+        .expect("a stream within 10 s")
+        .expect("endpoint open");
+    let mut pings = Vec::new();
+    while pings.len() < 3 {
+        let msg = tokio::time::timeout(Duration::from_secs(10), stream.recv::<Message>())
+            .await
+            .expect("a message within 10 s")
+            .unwrap();
+        match msg {
+            Some(Message::Ping { nonce }) => pings.push(nonce),
+            Some(_) => {}
+            None => panic!("stream ended after {} pings", pings.len()),
+        }
+    }
+    pings.dedup();
+    assert_eq!(pings.len(), 3, "three distinct pings, in order: {pings:?}");
+}

@@ -191,3 +191,89 @@ async fn connections_per_prefix_and_handshake_rate_are_capped() {
     assert_eq!(r.handshake_rate, 2, "{r:?}");
     assert_eq!(r.retries, 2, "{r:?}");
 }
+
+/// Answers every frame of `protocol` with the same text.
+fn serve_echo(ep: &Endpoint, protocol: &str) {
+    let mut incoming = ep.register(ProtocolId::new(protocol).unwrap()).unwrap();
+    tokio::spawn(async move {
+        while let Some(mut stream) = incoming.next().await {
+            tokio::spawn(async move {
+                while let Ok(Some(text)) = stream.recv::<String>().await {
+                    if stream.send(&text).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+}
+
+async fn echo(stream: &mut FramedStream, text: &str) -> String {
+    stream.send(text).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), stream.recv::<String>())
+        .await
+        .expect("an answer within 5 s")
+        .unwrap()
+        .expect("an answer, not the end of the stream")
+}
+
+/// wire.md §5.1: a connection that opens and drops streams in a loop is refused, then
+/// closed with STREAM_RATE; another peer's connection to the same node is still served.
+#[tokio::test]
+async fn a_churning_connection_is_closed_and_an_honest_one_is_still_served() {
+    let mut config = EndpointConfig::loopback();
+    // no refill, so the counts below do not depend on timing: 8 streams, then 8 refused
+    config.new_streams_per_second = 0;
+    config.new_stream_burst = 8;
+    let server = bind(30, config).await;
+    serve_echo(&server, "echo/1");
+    let addr = server.local_addr().unwrap();
+    let expect = Expect::Node(server.identity().node_id());
+    let proto = ProtocolId::new("echo/1").unwrap();
+
+    let honest = bind(31, EndpointConfig::loopback()).await;
+    let honest_conn = honest.connect(addr, expect.clone()).await.unwrap();
+    let mut honest_stream = honest_conn.open(&proto).await.unwrap();
+    assert_eq!(echo(&mut honest_stream, "before").await, "before");
+
+    let churner = bind(32, EndpointConfig::loopback()).await;
+    let conn = churner.connect(addr, expect).await.unwrap();
+    // the burst is served…
+    let mut served = Vec::new();
+    for i in 0..8 {
+        let mut s = conn.open(&proto).await.unwrap();
+        assert_eq!(echo(&mut s, &format!("{i}")).await, format!("{i}"));
+        served.push(s);
+    }
+    // …the next stream is refused before its preamble is read…
+    let mut refused = conn.open(&proto).await.unwrap();
+    assert_eq!(reset_code(&mut refused).await, Some(codes::BUSY.into_inner()));
+    assert_eq!(server.refusals().stream_rate, 1);
+    // …and a connection that keeps opening streams while refused is closed
+    let closed = loop {
+        match conn.open(&proto).await {
+            Ok(mut s) => {
+                let _ = s.send.finish();
+                s.recv.stop(codes::OK);
+            }
+            Err(NetError::Connection(e))
+            | Err(NetError::Write(quinn::WriteError::ConnectionLost(e))) => break e,
+            Err(e) => panic!("expected the connection to close, got {e}"),
+        }
+    };
+    let quinn::ConnectionError::ApplicationClosed(close) = closed else {
+        panic!("expected an application close, got {closed}");
+    };
+    assert_eq!(close.error_code, codes::STREAM_RATE);
+    assert_eq!(&close.reason[..], b"too many new streams");
+    let r = server.refusals();
+    assert_eq!((r.stream_rate, r.stream_rate_closed), (8, 1), "{r:?}");
+
+    // the honest peer's connection is untouched and still served, on its old stream and a
+    // new one
+    assert!(!honest_conn.is_closed());
+    assert_eq!(echo(&mut honest_stream, "after").await, "after");
+    let mut fresh = honest_conn.open(&proto).await.unwrap();
+    assert_eq!(echo(&mut fresh, "fresh").await, "fresh");
+    assert_eq!(server.refusals().stream_rate_closed, 1);
+}
