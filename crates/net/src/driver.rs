@@ -20,7 +20,7 @@
 //!   writer watches its stream for the refusal even while it has nothing to send, so a
 //!   refused stream never lingers. A peer refuses a stream with `BUSY` before its handler
 //!   reads any frame of it, so the messages written on the refused stream before the
-//!   refusal arrived are written again, in order, on the next stream ([`Unconfirmed`]:
+//!   refusal arrived are written again, in order, on the next stream (`Unconfirmed`:
 //!   those written in the stream's first 10 s, up to 256 KiB, the most a peer lets us
 //!   write on a stream it has not read). A `BUSY` for a frame in the middle of an accepted
 //!   stream (`wire.md` §5: half-read frames) can therefore deliver a message twice; the

@@ -240,7 +240,7 @@ enum State<S: RecordStore, P> {
 /// [module docs](self).
 ///
 /// `S` is the record store (a [`RedbStore`] from [`Graph::create`]), `P` the
-/// [`SecurityProvider`](crate::proto::SecurityProvider): the grouping layer's in a group. No
+/// [`SecurityProvider`]: the grouping layer's in a group. No
 /// default: the one provider here for anything else, `TestProvider`, is test code (feature
 /// `sim`).
 pub struct Graph<S: RecordStore, P> {
