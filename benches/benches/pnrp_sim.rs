@@ -17,6 +17,7 @@
 //! only those: `cargo bench -p peergroup-benches --bench pnrp_sim -- 10k churn-1.4min`.
 //! Resolves under churn are spread at 100 per virtual second so that they span the
 //! churn; the others start 2,000 per virtual second.
+#![allow(clippy::expect_used)] // a failed expect is a failed run
 
 use std::process::Command;
 

@@ -8,6 +8,7 @@
 //!
 //! Run with `cargo bench -p peergroup-benches --bench sim_engine`.
 #![allow(clippy::disallowed_methods)] // a benchmark measures wall time
+#![allow(clippy::expect_used)] // a failed expect is a failed run
 
 use std::time::Instant as WallClock;
 

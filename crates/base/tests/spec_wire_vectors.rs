@@ -1,4 +1,5 @@
 //! Checks the test vectors of `proto-specs/wire.md` against the codec.
+#![allow(clippy::expect_used)] // a failed expect is a failed run
 
 use std::net::SocketAddr;
 

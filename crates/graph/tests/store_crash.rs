@@ -22,7 +22,7 @@
 //!
 //! The kill is `Child::kill`: SIGKILL on Unix, `TerminateProcess` on Windows (where CI runs
 //! this under wine), both abrupt: no destructor or flush runs in the child.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 // A test harness, not a protocol core: kill delays and reopen times are real time.
 #![allow(clippy::disallowed_methods)]
 

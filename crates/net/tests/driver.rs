@@ -2,7 +2,7 @@
 //! QUIC endpoints: floods reach everyone, pings come back, a peer with the wrong key is
 //! reported down and never sent anything, a stream refused with `BUSY` is closed and
 //! retried with a back-off.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The limits of `proto-specs/wire.md` §5 on loopback: what a stranger can hold on an
 //! endpoint, and that every refusal is counted.
 
-#![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is a test failure
 use std::time::Duration;
 
 use peergroup_base::codec::WIRE_VERSION;

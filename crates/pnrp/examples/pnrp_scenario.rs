@@ -5,6 +5,7 @@
 //!     --nodes 1000 --resolves 10000 [--churn-median-secs S] [--adversarial-fraction F] \
 //!     [--disjoint-paths D] [--seed X]
 //! ```
+#![allow(clippy::expect_used)] // a failed expect is a failed run
 
 use peergroup_pnrp::scenario::{Params, run};
 

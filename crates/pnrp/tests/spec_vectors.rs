@@ -1,6 +1,6 @@
 //! Every test vector of `proto-specs/pnrp.md` §12, read from the spec itself, checked
 //! against the code. A vector this test does not know fails it.
-#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failed unwrap is a failed test
 
 use std::net::SocketAddr;
 

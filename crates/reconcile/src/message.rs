@@ -192,7 +192,10 @@ impl Message {
     pub fn encode(&self) -> Vec<u8> {
         // Invariant: serialising these plain structs into a Vec cannot fail (postcard only
         // fails on sequences of unknown length or a full fixed-size buffer).
-        postcard::to_stdvec(self).expect("postcard serialisation into a Vec cannot fail")
+        #[allow(clippy::expect_used)] // the invariant above
+        let bytes =
+            postcard::to_stdvec(self).expect("postcard serialisation into a Vec cannot fail");
+        bytes
     }
 
     /// Decodes one message, refusing input longer than `max_len` before parsing it and

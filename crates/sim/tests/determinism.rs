@@ -1,4 +1,5 @@
 //! Same seed and inputs → identical run; another seed → another run.
+#![allow(clippy::expect_used)] // a failed expect is a failed run
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Helpers shared by the PNRP simulator tests: a small cloud built by honest bootstrap,
 //! and synchronous register / resolve wrappers over the simulator.
 #![allow(dead_code, unreachable_pub)]
+#![allow(clippy::expect_used)] // a failed expect is a failed run
 
 use std::net::SocketAddr;
 use std::time::Duration;
