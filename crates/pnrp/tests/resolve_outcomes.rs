@@ -54,10 +54,16 @@ fn a_resolve_on_a_synchronising_node_waits_for_the_cloud() {
     let req = c.own_name_request(2);
     c.register(2, req);
     // restart node 15 and resolve at once: the cloud is synchronising, the resolve waits
-    c.sim.restart(NodeIdx(15));
+    assert_eq!(restart_and_resolve(&mut c, 15, 2), ResolveOutcome::Found);
+}
+
+/// Restarts `node` and at once resolves `owner`'s name from it (its cloud synchronising);
+/// runs until the resolve ends and returns its outcome.
+fn restart_and_resolve(c: &mut common::TestCloud, node: usize, owner: usize) -> ResolveOutcome {
+    c.sim.restart(NodeIdx(node as u32));
     let id = ResolveId(999);
-    let request = ResolveRequest::new(c.nodes[2].name.clone());
-    c.sim.command(NodeIdx(15), Command::Resolve { id, request });
+    let request = ResolveRequest::new(c.nodes[owner].name.clone());
+    c.sim.command(NodeIdx(node as u32), Command::Resolve { id, request });
     let done = c
         .run_until_event(
             Duration::from_secs(30),
@@ -65,7 +71,7 @@ fn a_resolve_on_a_synchronising_node_waits_for_the_cloud() {
         )
         .expect("ends");
     let Event::ResolveDone { outcome, .. } = done else { unreachable!() };
-    assert_eq!(outcome, ResolveOutcome::Found);
+    outcome
 }
 
 /// A joining node's bootstrap can wait on contacts that have gone (1 s per unanswered
@@ -80,19 +86,8 @@ fn a_waiting_resolve_starts_when_the_bootstrap_has_an_answer() {
     for i in 5..12 {
         c.sim.crash(NodeIdx(i));
     }
-    c.sim.restart(NodeIdx(15));
-    let id = ResolveId(998);
-    let request = ResolveRequest::new(c.nodes[2].name.clone());
-    c.sim.command(NodeIdx(15), Command::Resolve { id, request });
     let seen = c.sim.events().len();
-    let done = c
-        .run_until_event(
-            Duration::from_secs(30),
-            |e| matches!(e, Event::ResolveDone { id: x, .. } if *x == id),
-        )
-        .expect("ends");
-    let Event::ResolveDone { outcome, .. } = done else { unreachable!() };
-    assert_eq!(outcome, ResolveOutcome::Found);
+    assert_eq!(restart_and_resolve(&mut c, 15, 2), ResolveOutcome::Found);
     let active_before = c.sim.events()[seen..].iter().any(|e| {
         e.node == NodeIdx(15)
             && matches!(
