@@ -1,5 +1,5 @@
 //! Every resolve ends with a clear outcome: found, not found, timed out, cloud not ready.
-#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is a failed test
 
 mod common;
 
