@@ -162,14 +162,27 @@ def ed25519_sign(seed, msg):
     return rs + ((r + h * a) % Q).to_bytes(32, "little")
 
 
+def _decompress_zip215(s):
+    """identity.md §1.1: y is reduced modulo p, and x = 0 with the sign bit set is accepted."""
+    y = int.from_bytes(s, "little")
+    sign = y >> 255
+    y = (y & ((1 << 255) - 1)) % P
+    x2 = (y * y - 1) * pow(D * y * y + 1, -1, P) % P
+    if x2 == 0:
+        return (0, y, 1, 0)
+    x = _recover_x(y, sign)
+    return None if x is None else (x, y, 1, x * y % P)
+
+
 def ed25519_verify(pub, msg, sig):
-    a = _decompress(pub)
-    r = _decompress(sig[:32])
+    """identity.md §1.1 (ZIP-215): canonical S, points decoded leniently, cofactored equation."""
+    a = _decompress_zip215(pub)
+    r = _decompress_zip215(sig[:32])
     s = int.from_bytes(sig[32:], "little")
     if a is None or r is None or s >= Q:
         return False
     h = int.from_bytes(hashlib.sha512(sig[:32] + pub + msg).digest(), "little") % Q
-    return _equal(_mul(s, G), _add(r, _mul(h, a)))
+    return _equal(_mul(8 * s, G), _mul(8, _add(r, _mul(h, a))))
 
 
 # --------------------------------------------------------------------------- ChaCha20-Poly1305 (RFC 8439)
@@ -341,6 +354,13 @@ def check_pnrp_id(v):
     location = hint + hexval(v, "suffix")
     expect("service_location", location.hex(), v["service_location"])
     expect("pnrp_id", (pid + location).hex(), v["pnrp_id"])
+
+
+def check_signature(v):
+    """§9.6: the verdict of §1.1's rule."""
+    want = {"true": True, "false": False}[v["valid"]]
+    got = ed25519_verify(hexval(v, "public_key"), hexval(v, "message"), hexval(v, "signature"))
+    expect("verdict", got, want)
 
 
 # --------------------------------------------------------------------------- §5 certificate
@@ -557,6 +577,7 @@ def main():
         "certificate": lambda v: check_certificate(v),
         "identity-info": lambda v: check_identity_info(v, markdown),
         "identity-export": lambda v: check_identity_export(v, markdown),
+        "signature": lambda v: check_signature(v),
     }
     vectors = parse_vectors(markdown)
     seen = set()

@@ -282,26 +282,24 @@ impl Verifier {
     }
 }
 
-/// Verifies many independent signatures, spread over the machine's cores.
+/// Verifies many independent signatures, in batches spread over the machine's cores.
 ///
-/// Returns one verdict per item, in order. Below [`PARALLEL_MIN`] items, or on a single
-/// core, it verifies on the calling thread. Threads are scoped: nothing outlives the call.
+/// Returns one verdict per item, in order, each exactly what
+/// [`peergroup_identity::verify_signature`] gives. Each thread checks its share as one
+/// batch ([`peergroup_identity::verify_signatures`]). Below [`PARALLEL_MIN`] items, or on
+/// a single core, the calling thread checks them all. Threads are scoped: nothing outlives
+/// the call.
 pub fn verify_batch(items: &[([u8; 32], Vec<u8>, [u8; 64])]) -> Vec<bool> {
     let threads = parallelism();
     if threads < 2 || items.len() < PARALLEL_MIN {
-        return items
-            .iter()
-            .map(|(k, m, s)| peergroup_identity::verify_signature(k, m, s))
-            .collect();
+        return peergroup_identity::verify_signatures(items);
     }
     let per = items.len().div_ceil(threads);
     let mut out = vec![false; items.len()];
     std::thread::scope(|scope| {
         for (chunk, verdicts) in items.chunks(per).zip(out.chunks_mut(per)) {
             scope.spawn(move || {
-                for ((k, m, s), v) in chunk.iter().zip(verdicts.iter_mut()) {
-                    *v = peergroup_identity::verify_signature(k, m, s);
-                }
+                verdicts.copy_from_slice(&peergroup_identity::verify_signatures(chunk));
             });
         }
     });

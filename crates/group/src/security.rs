@@ -40,9 +40,7 @@ use peergroup_graph::record::Record;
 use peergroup_graph::{RecordFilter, RecordId, RecordType};
 
 use crate::cert::{Cert, CertId, Role};
-use crate::chain::{
-    CertCache, Chain, PARALLEL_MIN, VerifiedChain, Verifier, parallelism, sign_batch, verify_batch,
-};
+use crate::chain::{CertCache, Chain, VerifiedChain, Verifier, sign_batch, verify_batch};
 use crate::error::GroupError;
 use crate::group::{GroupKey, LocalMember};
 use crate::records::{
@@ -53,6 +51,9 @@ use crate::wire::sha256;
 
 /// Most signatures held verified ahead of validation ([`SecurityProvider::prepare`]).
 const MAX_PRESIGNED: usize = 100_000;
+/// Fewest records whose signatures [`GroupSecurity::prepare_batch`] checks ahead as one
+/// batch: below it, checking each as it is applied costs about the same.
+const PREPARE_MIN: usize = 8;
 
 /// Settings of [`GroupSecurity`].
 #[derive(Debug, Clone)]
@@ -434,13 +435,13 @@ impl GroupSecurity {
         self.cache.verifier.verify(key, &msg, sig)
     }
 
-    /// Verifies, in parallel over the cores, the signatures a batch of records will need:
+    /// Verifies, in batches and over the cores, the signatures a batch of records will need:
     /// the certificates of the membership records' chains (into the certificate cache)
     /// and the records' own signatures (into `presigned`). Verdicts are unchanged:
     /// [`validate`](SecurityProvider::validate) still checks every rule and takes each
     /// signature's verdict from here only if it verified.
     fn prepare_batch(&mut self, cx: &ProviderContext<'_>, records: &[&Record]) {
-        if parallelism() < 2 || records.len() < PARALLEL_MIN || self.cache.verifier.is_memoising() {
+        if records.len() < PREPARE_MIN || self.cache.verifier.is_memoising() {
             return;
         }
         let mut chains = Vec::new();
@@ -477,7 +478,7 @@ impl GroupSecurity {
             };
             items.push((key, r.signing_bytes(cx.graph), signature));
         }
-        if items.len() < PARALLEL_MIN {
+        if items.len() < PREPARE_MIN {
             return;
         }
         if self.presigned.len() + items.len() > MAX_PRESIGNED {
@@ -975,7 +976,7 @@ impl SecurityProvider for GroupSecurity {
     }
 
     fn prepares(&self, records: usize) -> bool {
-        records >= PARALLEL_MIN && parallelism() >= 2 && !self.cache.verifier.is_memoising()
+        records >= PREPARE_MIN && !self.cache.verifier.is_memoising()
     }
 
     fn prepare(&mut self, cx: &ProviderContext<'_>, records: &[&Record]) {

@@ -212,16 +212,10 @@ fn pkcs8_of_seed(seed: &[u8; 32]) -> Zeroizing<Vec<u8>> {
     v
 }
 
-/// Verifies an Ed25519 signature by a raw public key.
-pub fn verify_signature(public_key: &[u8; 32], msg: &[u8], signature: &[u8; 64]) -> bool {
-    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, public_key)
-        .verify(msg, signature)
-        .is_ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify_signature;
 
     #[test]
     fn seeded_identity_is_deterministic() {

@@ -27,6 +27,7 @@ pub mod export;
 mod identity;
 pub mod info;
 pub mod store;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -55,9 +56,10 @@ pub fn dearmour_document(
 pub use cert::{CertError, CertUsage, CertifiedPeer, verify_certificate};
 pub use datadir::default_data_dir;
 pub use export::{EncryptedIdentity, ExportOptions, export_identity, import_identity};
-pub use identity::{Identity, MAX_FRIENDLY_NAME_CHARS, validate_friendly_name, verify_signature};
+pub use identity::{Identity, MAX_FRIENDLY_NAME_CHARS, validate_friendly_name};
 pub use info::IdentityInfo;
 pub use store::IdentityStore;
+pub use verify::{BATCH_MIN, verify_signature, verify_signatures};
 
 /// Errors of the identity layer.
 #[derive(Debug, thiserror::Error)]

@@ -200,6 +200,7 @@ fn pem_binary(document: &str) -> Vec<u8> {
 fn every_spec_vector_matches_the_code() {
     let vectors = spec_vectors::parse(SPEC);
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    let mut signatures = Vec::new();
     for v in &vectors {
         let kind = get(v, "kind");
         match kind {
@@ -208,14 +209,41 @@ fn every_spec_vector_matches_the_code() {
             "certificate" => check_certificate(v),
             "identity-info" => check_identity_info(v),
             "identity-export" => check_export(v),
+            "signature" => signatures.push(check_signature(v)),
             other => panic!("unknown vector kind {other:?}"),
         }
         *counts.entry(kind.to_owned()).or_default() += 1;
     }
     assert!(counts.get("peer-name").copied().unwrap_or(0) >= 4, "{counts:?}");
-    for kind in ["pnrp-id", "certificate", "identity-info", "identity-export"] {
+    for kind in ["pnrp-id", "certificate", "identity-info", "identity-export", "signature"] {
         assert!(counts.contains_key(kind), "no {kind} vector: {counts:?}");
     }
+    // §1.1: a batch of all the signature vectors (and again each 4 times, so that the batch
+    // path runs) gives each its single verdict.
+    let items: Vec<_> = signatures.iter().map(|(item, _)| item.clone()).collect();
+    let want: Vec<bool> = signatures.iter().map(|(_, valid)| *valid).collect();
+    let many: Vec<_> = items.iter().cycle().take(items.len() * 4).cloned().collect();
+    let want_many: Vec<bool> = want.iter().cycle().take(want.len() * 4).copied().collect();
+    assert_eq!(peergroup_identity::verify_signatures(&items), want);
+    assert_eq!(peergroup_identity::verify_signatures(&many), want_many);
+    let good: Vec<_> =
+        many.iter().zip(&want_many).filter(|(_, ok)| **ok).map(|(i, _)| i.clone()).collect();
+    assert!(good.len() >= peergroup_identity::BATCH_MIN);
+    assert_eq!(peergroup_identity::verify_signatures(&good), vec![true; good.len()]);
+}
+
+/// §9.6: one signature vector checked alone; returns it and its expected verdict for the
+/// batch check.
+fn check_signature(v: &Vector) -> (([u8; 32], Vec<u8>, [u8; 64]), bool) {
+    let valid = match get(v, "valid") {
+        "true" => true,
+        "false" => false,
+        other => panic!("valid: {other:?}"),
+    };
+    let (key, msg, sig) =
+        (array::<32>(v, "public_key"), hex_of(v, "message"), array::<64>(v, "signature"));
+    assert_eq!(peergroup_identity::verify_signature(&key, &msg, &sig), valid, "{}", get(v, "name"));
+    ((key, msg, sig), valid)
 }
 
 /// Prints vector blocks computed by the code (for writing the spec, not for checking it).
