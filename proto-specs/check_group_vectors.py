@@ -504,6 +504,19 @@ class GroupChecker:
         expect("encoding", body.hex(), v["encoding"])
 
 
+def protocol_ids(v):
+    """§14.1: a group's stream ids and their wire.md §3 preambles."""
+    authority, _ = v["group_peer_name"].split(".", 1)
+    cv.parse_peer_name(v["group_peer_name"])
+    tag = authority[:16]
+    for prefix, key in (("group/1", "group"), ("group-join/1", "join")):
+        pid = f"{prefix}/{tag}"
+        if not 1 <= len(pid) <= 32:
+            raise Mismatch("protocol id length")
+        expect(f"{key} protocol", v[f"{key}_protocol"], pid)
+        expect(f"{key} preamble", v[f"{key}_preamble"], (bytes([len(pid)]) + pid.encode()).hex())
+
+
 def check(markdown, report=print):
     checker = GroupChecker(markdown)
     kinds = {
@@ -516,6 +529,7 @@ def check(markdown, report=print):
         "password-invitation": checker.password_invitation,
         "password-context": checker.password_context,
         "password-message": checker.password_message,
+        "protocol-ids": protocol_ids,
     }
     vectors = cv.parse_vectors(markdown)
     failures, seen = 0, set()

@@ -159,8 +159,9 @@ fn demo_group_admits_members_refuses_others_and_revokes() {
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let g = &report["group"];
-    assert_eq!(g["protocol"], "group/1");
     assert!(g["group"].as_str().unwrap().ends_with(".demo-club"));
+    // group.md §14.1: `group/1/` and the first 16 hex digits of the group's authority
+    assert_eq!(g["protocol"], format!("group/1/{}", &g["group"].as_str().unwrap()[..16]));
     for key in [
         "create_ms",
         "invite_ms",

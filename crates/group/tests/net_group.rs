@@ -458,6 +458,64 @@ async fn password_join_over_quic() {
     alice.close().await.unwrap();
 }
 
+/// Two groups on one endpoint, each with its own password (each group's streams and
+/// password joins have their own protocol id, `group.md` §14.1): a joiner password-joins
+/// both through the same address, connects to both, and each group's records stay in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_password_groups_share_one_endpoint() {
+    use peergroup_group::error::PasswordError;
+    use peergroup_group::password::PasswordOptions;
+
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || GroupOptions::default().data_dir(dir.path());
+    let (ea, ec) = (endpoint("alice").await, endpoint("carol").await);
+    let addr = ea.local_addr().unwrap();
+    let mut groups = Vec::new();
+    let mut invitations = Vec::new();
+    for (name, password) in [("club-one", "first secret"), ("club-two", "second secret")] {
+        let mut g = Group::create(&ea, &CreateOptions::new(name), opts()).unwrap();
+        g.listen().await.unwrap();
+        g.add_record(chat(&format!("only in {name}"))).await.unwrap();
+        invitations.push(g.set_password(password, &PasswordOptions::default()).await.unwrap());
+        groups.push(g);
+    }
+    assert_ne!(
+        peergroup_group::net::protocol_id(groups[0].name()).unwrap(),
+        peergroup_group::net::protocol_id(groups[1].name()).unwrap()
+    );
+    // the second group's password does not open the first
+    let wrong = Group::password_join(&ec, &invitations[0], "second secret", addr, opts())
+        .await
+        .unwrap_err();
+    assert!(matches!(wrong, GroupNetError::Password(_)), "{wrong}");
+    let mut joined = Vec::new();
+    for (inv, password) in invitations.iter().zip(["first secret", "second secret"]).rev() {
+        // the first group's verifier holds carol off after her wrong guess: wait it out
+        let mut g = loop {
+            match Group::password_join(&ec, inv, password, addr, opts()).await {
+                Ok(g) => break g,
+                Err(GroupNetError::Password(PasswordError::Backoff { retry_after })) => {
+                    tokio::time::sleep(retry_after + Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("password join of {}: {e}", inv.group),
+            }
+        };
+        g.connect(addr).await.unwrap();
+        joined.push(g);
+    }
+    joined.reverse();
+    for (g, name) in joined.iter().zip(["club-one", "club-two"]) {
+        let want = vec![format!("only in {name}")];
+        eventually(&format!("carol holds {name}'s record"), || async {
+            (texts(g).await == want).then_some(())
+        })
+        .await;
+    }
+    for g in joined.into_iter().chain(groups) {
+        g.close().await.unwrap();
+    }
+}
+
 /// Export and import of a group's replica: a new member fills its replica from the
 /// creator's export before it ever connects; the records go through the group's security.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

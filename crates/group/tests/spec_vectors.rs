@@ -1110,6 +1110,11 @@ fn group_vectors() {
             "password-invitation" => check_password_invitation(v),
             "password-context" => check_password_context(v),
             "password-message" => check_password_message(&cx, v),
+            // the stream ids belong to the network layer (feature `net`)
+            #[cfg(feature = "net")]
+            "protocol-ids" => check_protocol_ids(v),
+            #[cfg(not(feature = "net"))]
+            "protocol-ids" => {}
             other => panic!("vector {} has an unknown kind {other}", field(v, "name")),
         }
         *counts.entry(kind).or_default() += 1;
@@ -1128,6 +1133,7 @@ fn group_vectors() {
         "hello",
         "group-message",
         "password-invitation",
+        "protocol-ids",
         "password-context",
         "password-message",
     ] {
@@ -1145,4 +1151,20 @@ fn group_vectors() {
     assert_eq!(password::MAX_SETUP_FILE_BYTES, 4_096);
     assert_eq!(password::MAX_FAILURES, 10);
     assert_eq!(password::MAX_THROTTLE_ENTRIES, 1_024);
+}
+
+/// §14.1: a group's stream ids, and their preambles (`wire.md` §3).
+#[cfg(feature = "net")]
+fn check_protocol_ids(v: &Vector) {
+    let group = PeerName::parse(field(v, "group_peer_name")).unwrap();
+    let ids = [
+        (peergroup_group::net::protocol_id(&group).unwrap(), "group"),
+        (peergroup_group::net::join_protocol_id(&group).unwrap(), "join"),
+    ];
+    for (id, key) in ids {
+        assert_eq!(id.as_str(), field(v, &format!("{key}_protocol")));
+        let mut preamble = vec![id.as_str().len() as u8];
+        preamble.extend_from_slice(id.as_str().as_bytes());
+        assert_eq!(hex::encode(preamble), field(v, &format!("{key}_preamble")));
+    }
 }

@@ -1,5 +1,5 @@
 //! The grouping part of the demo: Peer Grouping on the demo's endpoints (protocol
-//! `group/1`), every step measured and bounded by [`GROUP_WAIT`].
+//! `group/1/<tag>`), every step measured and bounded by [`GROUP_WAIT`].
 //!
 //! alice creates a group; she invites bob (a member) from his identity info, and he joins
 //! and connects through alice; alice sets a password, a wrong guess is refused, and carol
@@ -301,6 +301,9 @@ pub(crate) async fn group_part(
     }
 
     let report_group = alice.name().to_string();
+    let report_protocol = peergroup_group::net::protocol_id(alice.name())
+        .map_err(group_error("protocol id"))?
+        .to_string();
     let started = Instant::now();
     drop((alice_events, dave_events, carol_events));
     let (a, b, c, d) = tokio::join!(alice.close(), bob.close(), carol.close(), dave.close());
@@ -310,7 +313,7 @@ pub(crate) async fn group_part(
     let close_ms = ms(started.elapsed());
 
     Ok(GroupReport {
-        protocol: peergroup_group::net::PROTOCOL.into(),
+        protocol: report_protocol,
         group: report_group,
         friendly_name: create.friendly_name,
         create_ms,

@@ -13,7 +13,7 @@
 //! up by synchronisation; bob sends alice a data message and she answers; a search runs on
 //! dave's replica; all graphs close.
 //!
-//! Then Peer Grouping (protocol `group/1`, [`group`]): alice creates a group, invites bob and
+//! Then Peer Grouping (protocol `group/1/<tag>`, [`group`]): alice creates a group, invites bob and
 //! carol from their identity info, they join and connect (each connection admitted by a
 //! membership proof bound to its TLS session), signed notes reach every replica, dave —
 //! a member of another group — is refused with the reason, alice revokes carol and carol is

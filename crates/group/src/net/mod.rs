@@ -1,6 +1,6 @@
 //! Groups on the network (feature `net`): the tokio driver of [`GroupNode`] on the peer's
-//! shared QUIC [`Endpoint`] under the protocol id `group/1`, and the application API of
-//! Windows' `PeerGroup*` functions (`ms-p2p-facts.md`, grouping).
+//! shared QUIC [`Endpoint`] under the protocol id `group/1/<tag>` (one per group,
+//! [`protocol_id`]), and the application API of Windows' `PeerGroup*` functions (`ms-p2p-facts.md`, grouping).
 //!
 //! A [`Group`] is this identity's membership of one group:
 //!
@@ -100,7 +100,7 @@ use files::{
     write_metadata,
 };
 pub use participant::{PARTICIPANT_CLASSIFIER, ParticipantDelegation, participant_name};
-pub use password::{JOIN_PROTOCOL, JOIN_WAIT, PASSWORD_FILE};
+pub use password::{JOIN_PROTOCOL, JOIN_WAIT, PASSWORD_FILE, join_protocol_id};
 pub use typed::{Typed, TypedError};
 
 use crate::cert::Role;
@@ -115,8 +115,26 @@ use crate::records::{
 use crate::security::GroupSecurity;
 use driven::{Driven, Request, Shared};
 
-/// The protocol id of group streams on the shared endpoint.
+/// The protocol of group streams on the shared endpoint; each group's streams carry the id
+/// [`protocol_id`] gives (`group/1/` and the group's tag, `group.md` §14.1).
 pub const PROTOCOL: &str = "group/1";
+
+/// Hex digits of the group key's authority in the protocol ids of a group's streams.
+pub const PROTOCOL_TAG_DIGITS: usize = 16;
+
+/// The protocol id of `group`'s streams (`group.md` §14.1): `group/1/` and the first
+/// [`PROTOCOL_TAG_DIGITS`] hex digits of the group key's authority, so that each group an
+/// endpoint runs gets its own streams.
+pub fn protocol_id(group: &PeerName) -> Result<ProtocolId, GroupNetError> {
+    Ok(ProtocolId::new(&tagged(PROTOCOL, group))?)
+}
+
+/// `prefix/` and the group's tag (`group.md` §14.1).
+fn tagged(prefix: &str, group: &PeerName) -> String {
+    let authority = group.authority().to_string();
+    let tag = authority.get(..PROTOCOL_TAG_DIGITS).unwrap_or(&authority);
+    format!("{prefix}/{tag}")
+}
 
 /// The TLS exporter label of the admission binding (`group.md` §8.1).
 pub const EXPORTER_LABEL: &[u8] = b"EXPORTER-peergroup-group-admission";
@@ -489,6 +507,7 @@ impl Group {
         if let (Some(v), State::Running(handle)) = (&self.password, &self.state) {
             self.password_server = Some(password::serve(
                 &self.endpoint,
+                &self.name,
                 v.clone(),
                 self.dir.join(PASSWORD_FILE),
                 self.local.clone(),
@@ -630,7 +649,7 @@ impl Group {
                 config.pause_commands_above = Some(config.peer_queue / 2);
                 let driven = Driven::new(*node, self.shared.clone());
                 let (handle, events) =
-                    driver::spawn(&self.endpoint, ProtocolId::new(PROTOCOL)?, driven, config)?;
+                    driver::spawn(&self.endpoint, protocol_id(&self.name)?, driven, config)?;
                 drop(events);
                 *self.shared.handle.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
                     Some(handle.downgrade());

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use peergroup_base::{NodeId, PeerAddr};
+use peergroup_base::{NodeId, PeerAddr, PeerName};
 use peergroup_net::driver::Handle;
 use peergroup_net::{Endpoint, FramedStream, ProtocolId};
 use serde_bytes::ByteBuf;
@@ -26,8 +26,15 @@ use crate::password::{
     VerifierOutcome,
 };
 
-/// The protocol id of password-join streams.
+/// The protocol of password-join streams; each group's carry the id [`join_protocol_id`]
+/// gives (`group-join/1/` and the group's tag, `group.md` §13.3).
 pub const JOIN_PROTOCOL: &str = "group-join/1";
+
+/// The protocol id of password-join streams for `group`: `group-join/1/` and the same tag
+/// as [`protocol_id`](super::protocol_id)'s.
+pub fn join_protocol_id(group: &PeerName) -> Result<ProtocolId, GroupNetError> {
+    Ok(ProtocolId::new(&super::tagged(JOIN_PROTOCOL, group))?)
+}
 
 /// Longest wait for the other side's next message.
 pub const JOIN_WAIT: Duration = Duration::from_secs(30);
@@ -44,13 +51,14 @@ fn now() -> peergroup_base::UnixTime {
 /// is the group's running node, asked whether a joiner's identity was revoked.
 pub(crate) fn serve(
     endpoint: &Endpoint,
+    group: &PeerName,
     verifier: Arc<Mutex<PasswordVerifier>>,
     path: PathBuf,
     issuer: LocalMember,
     shared: Arc<Shared>,
     node: Handle<Request>,
-) -> Result<tokio::task::JoinHandle<()>, peergroup_net::NetError> {
-    let mut incoming = endpoint.register(ProtocolId::new(JOIN_PROTOCOL)?)?;
+) -> Result<tokio::task::JoinHandle<()>, GroupNetError> {
+    let mut incoming = endpoint.register(join_protocol_id(group)?)?;
     Ok(tokio::spawn(async move {
         while let Some(stream) = incoming.next().await {
             let (v, p, i, s) = (verifier.clone(), path.clone(), issuer.clone(), shared.clone());
@@ -167,7 +175,7 @@ pub(crate) async fn join_over(
 ) -> Result<crate::chain::VerifiedChain, GroupNetError> {
     use crate::password::{JoinerExchange, JoinerOutcome};
     let stalled = |reason: &str| GroupNetError::PasswordJoinStalled { reason: reason.to_owned() };
-    let mut stream = conn.open(&ProtocolId::new(JOIN_PROTOCOL)?).await?;
+    let mut stream = conn.open(&join_protocol_id(&invitation.group)?).await?;
     let exporter =
         stream.exporter(EXPORTER_LABEL, b"").ok_or_else(|| stalled("no keying material"))?;
     let mut rng = SystemRng::new();
