@@ -545,7 +545,9 @@ fn refusal(stream: &FramedStream) -> Refusal {
 /// reset, or the idle timeout) only after we wrote into it. So before each write the writer
 /// checks that its connection is still open, and after a failed write it dials once more and
 /// retries that message, before giving up and reporting the peer down. A stream refused
-/// with `BUSY` is closed and opened again after a back-off ([`Busy`]), see the module docs.
+/// with `BUSY` is closed and opened again after a back-off ([`Busy`]), see the module docs;
+/// one refused with `UNKNOWN_PROTOCOL` reports the peer down at once (it serves no such
+/// protocol, so every stream would be refused).
 struct Writer {
     endpoint: Endpoint,
     protocol: ProtocolId,
@@ -627,8 +629,8 @@ impl Writer {
     ) -> Result<(), NetError> {
         let (mut conn, mut stream) = self.open().await?;
         let mut refused = refusal(&stream);
-        // The stream was stopped for another reason than BUSY: open a new one for the next
-        // message (not at once: a peer that does not serve the protocol refuses every one).
+        // The stream was stopped for another reason than BUSY or UNKNOWN_PROTOCOL (which
+        // end the writer): open a new one for the next message, not at once.
         let mut stale = false;
         loop {
             let msg = tokio::select! {
@@ -636,6 +638,11 @@ impl Writer {
                 biased;
                 code = &mut refused => {
                     abandon(&mut stream, code);
+                    if code == crate::codes::UNKNOWN_PROTOCOL {
+                        // The peer serves no such protocol (for a group: it runs no such
+                        // group): every stream would be refused alike.
+                        return Err(NetError::StreamRefused(code.into_inner()));
+                    }
                     if code == crate::codes::BUSY {
                         (conn, stream) = self.reopen_after_busy().await?;
                         refused = refusal(&stream);
@@ -667,6 +674,9 @@ impl Writer {
                 };
                 let code = stopped_code(&e);
                 abandon(&mut stream, code.unwrap_or(crate::codes::OK));
+                if code == Some(crate::codes::UNKNOWN_PROTOCOL) {
+                    return Err(e);
+                }
                 if code == Some(crate::codes::BUSY) {
                     // the frames before `msg` go again first, then `msg` (this loop)
                     (conn, stream) = self.reopen_after_busy().await?;

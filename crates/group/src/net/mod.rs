@@ -70,6 +70,7 @@ mod error;
 mod files;
 mod participant;
 mod password;
+mod records;
 mod typed;
 
 use std::net::SocketAddr;
@@ -79,11 +80,8 @@ use std::time::Duration;
 
 use peergroup_base::{NodeId, Now, PeerAddr, PeerName, UnixTime};
 use peergroup_graph::RecordId;
-use peergroup_graph::proto::{
-    Command as GraphCommand, Config, GraphNode, NewRecord, NodeParams, RecordUpdate, Status,
-};
+use peergroup_graph::proto::{Command as GraphCommand, Config, GraphNode, NodeParams, Status};
 use peergroup_graph::record::{Record, RecordLimits};
-use peergroup_graph::search::Query;
 use peergroup_graph::store::{RecordFilter, RecordStore, RedbStore};
 use peergroup_identity::IdentityInfo;
 use peergroup_net::driver::{self, DriverConfig, Handle};
@@ -108,10 +106,7 @@ use crate::chain::{CertCache, Chain, Verifier};
 use crate::group::{CreateOptions, GroupKey, LocalMember, create_group, graph_id};
 use crate::invitation::{Invitation, InviteOptions};
 use crate::node::{ChannelBinding, Command, Event, GroupNode, MemberInfo};
-use crate::records::{
-    DEFAULT_MEMBER_DATA_LIFETIME, DEFAULT_PRESENCE_LIFETIME, GroupProperties, PROPERTIES_TYPE,
-    RevocationReason, properties_id,
-};
+use crate::records::{DEFAULT_MEMBER_DATA_LIFETIME, DEFAULT_PRESENCE_LIFETIME, RevocationReason};
 use crate::security::GroupSecurity;
 use driven::{Driven, Request, Shared};
 
@@ -370,47 +365,6 @@ impl Group {
         )
     }
 
-    /// Joins a password group (`PeerGroupPasswordJoin`): dials the verifier at `addr` (an
-    /// administrator or inviting member of the group that set its password), proves
-    /// `password` to it (`group.md` §13, bound to that connection's TLS session) and
-    /// receives this identity's credentials; then creates the group's directory like
-    /// [`join`](Group::join). A wrong password is [`PasswordError::BadPassword`]; after
-    /// failures the verifier answers `Backoff` (retry later) and, after 10, `Locked`.
-    ///
-    /// [`PasswordError::BadPassword`]: crate::error::PasswordError::BadPassword
-    pub async fn password_join(
-        endpoint: &Endpoint,
-        invitation: &crate::password::PasswordInvitation,
-        password: &str,
-        addr: SocketAddr,
-        options: GroupOptions,
-    ) -> Result<Group, GroupNetError> {
-        let dir = group_dir(endpoint, &invitation.group, &options)?;
-        if dir.join(METADATA_FILE).exists() {
-            return Err(GroupNetError::AlreadyExists {
-                group: invitation.group.to_string(),
-                path: dir,
-            });
-        }
-        let conn = match tokio::time::timeout(
-            options.config.connect_timeout,
-            endpoint.connect(addr, Expect::Any),
-        )
-        .await
-        {
-            Ok(c) => c?,
-            Err(_) => return Err(GroupNetError::ConnectTimeout { addr }),
-        };
-        let chain = password::join_over(&conn, invitation, endpoint.identity(), password).await?;
-        Group::join_with(
-            endpoint,
-            chain.chain(),
-            &invitation.friendly_name,
-            &invitation.cloud,
-            options,
-        )
-    }
-
     fn join_with(
         endpoint: &Endpoint,
         chain: &Chain,
@@ -442,80 +396,6 @@ impl Group {
         )?;
         write_metadata(&dir, &meta)?;
         Group::build(endpoint, dir, meta, local, None, store, options)
-    }
-
-    /// Sets the group's password (administrator or inviting member; `group.md` §13):
-    /// OPAQUE registration run here, the verifier record kept in this member's directory
-    /// only (`password.setup`, owner-only) and never replicated. Joiners then prove the
-    /// password to this node while it runs, and get `options.role`. A new password resets
-    /// the failure lock. Returns the password invitation to hand out (no secret in it).
-    pub async fn set_password(
-        &mut self,
-        password_text: &str,
-        options: &crate::password::PasswordOptions,
-    ) -> Result<crate::password::PasswordInvitation, GroupNetError> {
-        let mut rng = crate::password::SystemRng::new();
-        let local = self.local.clone();
-        let opts = options.clone();
-        let text = zeroize::Zeroizing::new(password_text.to_owned());
-        let setup = tokio::task::spawn_blocking(move || {
-            crate::password::PasswordSetup::create(&local, &text, &opts, wall_now(), &mut rng)
-        })
-        .await
-        .map_err(|e| GroupNetError::PasswordJoinStalled { reason: e.to_string() })??;
-        setup.save(&self.dir.join(PASSWORD_FILE))?;
-        match &self.password {
-            Some(v) => v.lock().unwrap_or_else(std::sync::PoisonError::into_inner).set_setup(setup),
-            None => {
-                self.password = Some(Arc::new(std::sync::Mutex::new(
-                    crate::password::PasswordVerifier::new(setup),
-                )));
-            }
-        }
-        if self.is_running() {
-            self.serve_password()?;
-        }
-        self.password_invitation()
-    }
-
-    /// The password invitation of this group: its peer name, friendly name and cloud.
-    pub fn password_invitation(
-        &self,
-    ) -> Result<crate::password::PasswordInvitation, GroupNetError> {
-        Ok(crate::password::PasswordInvitation::new(
-            self.name.clone(),
-            &self.meta.friendly_name,
-            &self.meta.cloud,
-        )?)
-    }
-
-    /// Starts serving password joins if a password is set here and nothing serves yet.
-    fn serve_password(&mut self) -> Result<(), GroupNetError> {
-        if self.password_server.is_some() {
-            return Ok(());
-        }
-        if self.password.is_none() {
-            let path = self.dir.join(PASSWORD_FILE);
-            if !path.exists() {
-                return Ok(());
-            }
-            let setup = crate::password::PasswordSetup::load(&path)?;
-            self.password = Some(Arc::new(std::sync::Mutex::new(
-                crate::password::PasswordVerifier::new(setup),
-            )));
-        }
-        if let (Some(v), State::Running(handle)) = (&self.password, &self.state) {
-            self.password_server = Some(password::serve(
-                &self.endpoint,
-                &self.name,
-                v.clone(),
-                self.dir.join(PASSWORD_FILE),
-                self.local.clone(),
-                self.shared.clone(),
-                handle.clone(),
-            )?);
-        }
-        Ok(())
     }
 
     /// Opens a group this identity created or joined before (`PeerGroupOpen`).
@@ -814,263 +694,6 @@ impl Group {
             Ok(Ok(s)) => Some(*s),
             _ => None,
         }
-    }
-
-    // ----- records ------------------------------------------------------------------------
-
-    /// Adds a record signed by this member (`PeerGroupAddRecord`); returns it as stored,
-    /// once durable.
-    pub async fn add_record(&self, record: NewRecord) -> Result<Record, GroupNetError> {
-        let id = record.id;
-        self.run_one(Command::Graph(GraphCommand::AddRecord(record)), true, "AddRecord").await?;
-        self.stored(id, "AddRecord").await
-    }
-
-    /// Adds several records with one durable commit, signed together over the machine's
-    /// cores (much faster than one by one); returns their ids. Stops at the first failure
-    /// ([`GroupNetError::Command`], whose error names the record); the records before it
-    /// are stored.
-    pub async fn add_records(
-        &self,
-        records: Vec<NewRecord>,
-    ) -> Result<Vec<RecordId>, GroupNetError> {
-        let ids: Vec<RecordId> = records.iter().map(|r| r.id).collect();
-        let State::Running(handle) = &self.state else {
-            return Err(match self.state {
-                State::Idle(_) => GroupNetError::NotStarted,
-                _ => GroupNetError::Closed,
-            });
-        };
-        // One command: the records are signed together, over the cores.
-        let commands = vec![Command::Graph(GraphCommand::AddRecords(records))];
-        let (tx, rx) = oneshot::channel();
-        handle
-            .command(Request::Run { commands, durable: true, reply: tx })
-            .await
-            .map_err(|_| GroupNetError::Closed)?;
-        for r in rx.await.map_err(|_| GroupNetError::Closed)?? {
-            r.map_err(|error| GroupNetError::Command { command: "AddRecords", error })?;
-        }
-        Ok(ids)
-    }
-
-    /// The number of records in this replica (tombstones and security records included).
-    pub async fn record_count(&self) -> Result<u64, GroupNetError> {
-        Ok(self.read(|_, node| node.graph().store().len()).await??)
-    }
-
-    /// Writes the next version of a record (`PeerGroupUpdateRecord`): its creator or an
-    /// administrator only.
-    pub async fn update_record(&self, update: RecordUpdate) -> Result<Record, GroupNetError> {
-        let id = update.id;
-        self.run_one(Command::Graph(GraphCommand::UpdateRecord(update)), true, "UpdateRecord")
-            .await?;
-        self.stored(id, "UpdateRecord").await
-    }
-
-    /// Deletes a record (`PeerGroupDeleteRecord`): its creator or an administrator only.
-    pub async fn delete_record(&self, id: RecordId) -> Result<(), GroupNetError> {
-        self.run_one(Command::Graph(GraphCommand::DeleteRecord(id)), true, "DeleteRecord").await
-    }
-
-    /// The live record with this id.
-    pub async fn get(&self, id: RecordId) -> Result<Option<Record>, GroupNetError> {
-        Ok(self.read(move |now, node| node.graph().store().get_live(&id, now.unix)).await??)
-    }
-
-    /// The live records matching `filter` (`PeerGroupEnumRecords`).
-    pub async fn enumerate(&self, filter: RecordFilter) -> Result<Vec<Record>, GroupNetError> {
-        let mut records =
-            self.read(move |now, node| node.graph().store().enumerate(&filter, now.unix)).await??;
-        records.retain(|r| !r.is_deleted());
-        Ok(records)
-    }
-
-    /// The live records matching a query of the graph's search language
-    /// (`PeerGroupSearchRecords`).
-    pub async fn search(&self, query: &str) -> Result<Vec<Record>, GroupNetError> {
-        let query = Query::parse(query).map_err(peergroup_graph::GraphError::from)?;
-        let mut records =
-            self.read(move |now, node| node.graph().store().search(&query, now.unix)).await??;
-        records.retain(|r| !r.is_deleted());
-        Ok(records)
-    }
-
-    /// The group's properties, from the properties record (`None` until it arrived).
-    pub async fn properties(&self) -> Result<Option<GroupProperties>, GroupNetError> {
-        let id = properties_id(self.local.chain.group_key());
-        let record =
-            self.read(move |now, node| node.graph().store().get_live(&id, now.unix)).await??;
-        match record {
-            Some(r) if r.record_type() == PROPERTIES_TYPE => {
-                Ok(Some(GroupProperties::decode(r.payload()).map_err(crate::GroupError::from)?))
-            }
-            _ => Ok(None),
-        }
-    }
-
-    /// Changes the friendly name and/or comment (`PeerGroupSetProperties`; the creator
-    /// only: the properties are signed by the group key). Every member receives the new
-    /// properties record (a `RecordChanged` of type
-    /// [`crate::records::PROPERTIES_TYPE`], and an
-    /// [`Event::PropertyChanged`]); the other properties are immutable.
-    pub async fn set_properties(
-        &mut self,
-        friendly_name: Option<&str>,
-        comment: Option<&str>,
-    ) -> Result<GroupProperties, GroupNetError> {
-        if !self.group_key {
-            return Err(crate::GroupError::InvalidArgument(
-                "only the group's creator (who holds the group key) may change its properties"
-                    .into(),
-            )
-            .into());
-        }
-        let mut p = self.properties().await?.ok_or_else(|| {
-            crate::GroupError::InvalidArgument("the properties record is missing".into())
-        })?;
-        if let Some(f) = friendly_name {
-            if f.chars().count() > crate::records::MAX_GROUP_FRIENDLY_NAME_CHARS
-                || f.chars().any(char::is_control)
-            {
-                return Err(crate::GroupError::InvalidArgument(
-                    "the friendly name is at most 255 characters, without control characters"
-                        .into(),
-                )
-                .into());
-            }
-            p.friendly_name = f.to_owned();
-        }
-        if let Some(c) = comment {
-            if c.len() > crate::records::MAX_COMMENT_BYTES {
-                return Err(crate::GroupError::InvalidArgument(
-                    "the comment is at most 1,024 bytes".into(),
-                )
-                .into());
-            }
-            p.comment = c.to_owned();
-        }
-        let update = RecordUpdate {
-            id: properties_id(self.local.chain.group_key()),
-            payload: Some(p.encode()),
-            ..RecordUpdate::default()
-        };
-        self.update_record(update).await?;
-        self.meta.friendly_name = p.friendly_name.clone();
-        write_metadata(&self.dir, &self.meta)?;
-        Ok(p)
-    }
-
-    // ----- export and import --------------------------------------------------------------
-
-    /// Writes this replica — live records and tombstones, security records included — to an
-    /// export file (`PeerGroupExportDatabase`; the graph's export format), atomically;
-    /// returns the number of records. Allowed only before the group listens or connects.
-    /// The file holds no key: the group key and the password setup stay in the directory.
-    pub fn export(&self, path: &Path) -> Result<u64, GroupNetError> {
-        let State::Idle(node) = &self.state else {
-            return Err(GroupNetError::Running { operation: "export" });
-        };
-        let now = wall_now();
-        let mut records = Vec::new();
-        let mut range = peergroup_graph::SyncRange::ALL;
-        loop {
-            let chunk = node.graph().store().sync_records(&range, 4096, now)?;
-            let Some(last) = chunk.last() else { break };
-            range = peergroup_graph::SyncRange::after(last.sync_key());
-            records.extend(chunk);
-        }
-        let graph = node.graph().graph().clone();
-        let mut result = Ok(0);
-        peergroup_base::fsutil::write_atomic_with(path, |w| {
-            result = peergroup_graph::export::write_export(w, &graph, &records);
-            match &result {
-                Ok(_) => Ok(()),
-                Err(e) => Err(std::io::Error::other(e.to_string())),
-            }
-        })
-        .map_err(|e| match std::mem::replace(&mut result, Ok(0)) {
-            Err(g) => GroupNetError::Graph(g),
-            Ok(_) => GroupNetError::Io { operation: "write", path: path.to_path_buf(), source: e },
-        })?;
-        Ok(records.len() as u64)
-    }
-
-    /// Merges an export file of this group into this replica (`PeerGroupImportDatabase`).
-    /// Allowed only before the group listens or connects. Every record goes through the
-    /// group's security (signatures, roles, revocations) as a record from the network would,
-    /// security records first; returns (stored, refused or deferred).
-    pub fn import(&mut self, path: &Path) -> Result<(u64, u64), GroupNetError> {
-        let State::Idle(node) = &mut self.state else {
-            return Err(GroupNetError::Running { operation: "import" });
-        };
-        let file = std::fs::File::open(path).map_err(GroupNetError::io("open", path))?;
-        let limits = *node.graph().store().limits();
-        let graph = node.graph().graph().clone();
-        let mut records =
-            peergroup_graph::export::read_export(std::io::BufReader::new(file), &graph, &limits)?;
-        // security records first (membership, properties, revocations), as sync does
-        records.sort_by_key(|r| !crate::records::is_security_record(r));
-        let now = wall_now();
-        let (mut stored, mut other) = (0u64, 0u64);
-        for r in records {
-            match node.graph_mut().validate_with_provider(&r, now) {
-                peergroup_graph::proto::Validation::Accept => {
-                    match node.graph_mut().store_mut().apply(&r, now)? {
-                        peergroup_graph::ApplyOutcome::Added
-                        | peergroup_graph::ApplyOutcome::Updated { .. } => {
-                            stored += 1;
-                            let graph_id = graph.clone();
-                            let (store, provider) = node.graph_mut().store_and_provider_mut();
-                            let view = ImportView { store, now };
-                            let cx = peergroup_graph::proto::ProviderContext {
-                                graph: &graph_id,
-                                now,
-                                records: &view,
-                            };
-                            let _ =
-                                peergroup_graph::proto::SecurityProvider::stored(provider, &cx, &r);
-                        }
-                        _ => other += 1,
-                    }
-                }
-                _ => other += 1,
-            }
-        }
-        node.graph_mut().store_mut().flush()?;
-        Ok((stored, other))
-    }
-
-    // ----- direct connections -------------------------------------------------------------
-
-    /// Opens a direct connection to a member for application data
-    /// (`PeerGroupOpenDirectConnection`); admission runs on it first.
-    pub async fn open_direct(&self, peer: PeerAddr) -> Result<(), GroupNetError> {
-        self.run_one(Command::Graph(GraphCommand::OpenDirect(peer)), false, "OpenDirect").await
-    }
-
-    /// Sends typed data to a neighbour or direct connection (`PeerGroupSendData`); it
-    /// arrives as the graph's `IncomingData` event.
-    pub async fn send_data(
-        &self,
-        peer: PeerAddr,
-        data_type: peergroup_graph::proto::DataType,
-        data: Vec<u8>,
-    ) -> Result<(), GroupNetError> {
-        self.run_one(
-            Command::Graph(GraphCommand::SendData { peer, data_type, data }),
-            false,
-            "SendData",
-        )
-        .await
-    }
-
-    // ----- typed records ------------------------------------------------------------------
-
-    /// Typed access to the records of one type: values of `T` encoded with postcard
-    /// (serde), as Windows' group wrapper let an application derive its own group class.
-    pub fn typed<T>(&self, record_type: peergroup_graph::RecordType) -> Typed<'_, T> {
-        Typed { group: self, record_type, _t: std::marker::PhantomData }
     }
 
     // ----- members ------------------------------------------------------------------------

@@ -17,6 +17,11 @@ use peergroup_net::driver::Handle;
 use peergroup_net::{Endpoint, FramedStream, ProtocolId};
 use serde_bytes::ByteBuf;
 
+use std::net::SocketAddr;
+
+use peergroup_net::Expect;
+
+use super::{Group, GroupOptions, METADATA_FILE, State, group_dir, wall_now};
 use crate::group::LocalMember;
 use crate::net::GroupNetError;
 use crate::net::driven::{InspectFn, Request, Shared};
@@ -209,5 +214,123 @@ pub(crate) async fn join_over(
                 return Err(error.into());
             }
         }
+    }
+}
+
+/// The password side of [`Group`]'s API.
+impl Group {
+    /// Joins a password group (`PeerGroupPasswordJoin`): dials the verifier at `addr` (an
+    /// administrator or inviting member of the group that set its password), proves
+    /// `password` to it (`group.md` §13, bound to that connection's TLS session) and
+    /// receives this identity's credentials; then creates the group's directory like
+    /// [`join`](Group::join). A wrong password is [`PasswordError::BadPassword`]; after
+    /// failures the verifier answers `Backoff` (retry later) and, after 10, `Locked`.
+    ///
+    /// [`PasswordError::BadPassword`]: crate::error::PasswordError::BadPassword
+    pub async fn password_join(
+        endpoint: &Endpoint,
+        invitation: &crate::password::PasswordInvitation,
+        password: &str,
+        addr: SocketAddr,
+        options: GroupOptions,
+    ) -> Result<Group, GroupNetError> {
+        let dir = group_dir(endpoint, &invitation.group, &options)?;
+        if dir.join(METADATA_FILE).exists() {
+            return Err(GroupNetError::AlreadyExists {
+                group: invitation.group.to_string(),
+                path: dir,
+            });
+        }
+        let conn = match tokio::time::timeout(
+            options.config.connect_timeout,
+            endpoint.connect(addr, Expect::Any),
+        )
+        .await
+        {
+            Ok(c) => c?,
+            Err(_) => return Err(GroupNetError::ConnectTimeout { addr }),
+        };
+        let chain = join_over(&conn, invitation, endpoint.identity(), password).await?;
+        Group::join_with(
+            endpoint,
+            chain.chain(),
+            &invitation.friendly_name,
+            &invitation.cloud,
+            options,
+        )
+    }
+
+    /// Sets the group's password (administrator or inviting member; `group.md` §13):
+    /// OPAQUE registration run here, the verifier record kept in this member's directory
+    /// only (`password.setup`, owner-only) and never replicated. Joiners then prove the
+    /// password to this node while it runs, and get `options.role`. A new password resets
+    /// the failure lock. Returns the password invitation to hand out (no secret in it).
+    pub async fn set_password(
+        &mut self,
+        password_text: &str,
+        options: &crate::password::PasswordOptions,
+    ) -> Result<crate::password::PasswordInvitation, GroupNetError> {
+        let mut rng = crate::password::SystemRng::new();
+        let local = self.local.clone();
+        let opts = options.clone();
+        let text = zeroize::Zeroizing::new(password_text.to_owned());
+        let setup = tokio::task::spawn_blocking(move || {
+            crate::password::PasswordSetup::create(&local, &text, &opts, wall_now(), &mut rng)
+        })
+        .await
+        .map_err(|e| GroupNetError::PasswordJoinStalled { reason: e.to_string() })??;
+        setup.save(&self.dir.join(PASSWORD_FILE))?;
+        match &self.password {
+            Some(v) => v.lock().unwrap_or_else(std::sync::PoisonError::into_inner).set_setup(setup),
+            None => {
+                self.password = Some(Arc::new(std::sync::Mutex::new(
+                    crate::password::PasswordVerifier::new(setup),
+                )));
+            }
+        }
+        if self.is_running() {
+            self.serve_password()?;
+        }
+        self.password_invitation()
+    }
+
+    /// The password invitation of this group: its peer name, friendly name and cloud.
+    pub fn password_invitation(
+        &self,
+    ) -> Result<crate::password::PasswordInvitation, GroupNetError> {
+        Ok(crate::password::PasswordInvitation::new(
+            self.name.clone(),
+            &self.meta.friendly_name,
+            &self.meta.cloud,
+        )?)
+    }
+
+    /// Starts serving password joins if a password is set here and nothing serves yet.
+    pub(super) fn serve_password(&mut self) -> Result<(), GroupNetError> {
+        if self.password_server.is_some() {
+            return Ok(());
+        }
+        if self.password.is_none() {
+            let path = self.dir.join(PASSWORD_FILE);
+            if !path.exists() {
+                return Ok(());
+            }
+            let setup = crate::password::PasswordSetup::load(&path)?;
+            self.password = Some(Arc::new(std::sync::Mutex::new(
+                crate::password::PasswordVerifier::new(setup),
+            )));
+        }
+        if let (Some(v), State::Running(handle)) = (&self.password, &self.state) {
+            self.password_server = Some(serve(
+                &self.endpoint,
+                &self.name,
+                v.clone(),
+                self.dir.join(PASSWORD_FILE),
+                self.local.clone(),
+                self.shared.clone(),
+                handle.clone(),
+            )?);
+        }
+        Ok(())
     }
 }
