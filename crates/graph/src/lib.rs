@@ -67,5 +67,6 @@ pub use search::{Query, QueryError};
 #[cfg(feature = "sled")]
 pub use store::SledStore;
 pub use store::{
-    ApplyOutcome, MemStore, RecordFilter, RecordStore, RedbStore, SyncEntry, SyncRange, WriteMode,
+    ApplyOutcome, MAX_PAGE, MemStore, RecordFilter, RecordPage, RecordStore, RedbStore, SyncEntry,
+    SyncRange, WriteMode,
 };

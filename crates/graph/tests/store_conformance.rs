@@ -10,7 +10,8 @@ use std::ops::Bound;
 use common::*;
 use peergroup_graph::record::{Record, RecordLimits};
 use peergroup_graph::{
-    ApplyOutcome, GraphError, Query, RecordFilter, RecordStore, Rejection, SyncKey, SyncRange,
+    ApplyOutcome, GraphError, Query, RecordFilter, RecordPage, RecordStore, Rejection, SyncKey,
+    SyncRange,
 };
 
 mod cases {
@@ -404,6 +405,68 @@ mod cases {
         assert_eq!(q(r#"@id = "00000000-0000-0000-0000-000000000004""#), [4]);
     }
 
+    /// Pages of enumerate and search, of every size, put together are the whole answer;
+    /// a page after the last id is empty, and a tombstone or expired record is skipped.
+    pub(crate) fn pages_of_enumerate_and_search<S: RecordStore>(
+        open: impl Fn(RecordLimits) -> (S, Guard),
+    ) {
+        let (mut s, _g) = open(RecordLimits::default());
+        let batch: Vec<Record> = (1..=9u128)
+            .map(|id| {
+                let who = if id % 3 == 0 { "0.bob" } else { "0.alice" };
+                rec(id, 1 + id % 2, who, 0)
+            })
+            .collect();
+        s.apply_batch(&batch, NOW).unwrap();
+        s.delete(&rid(4), name("0.alice"), hlc(5, 0, 2), NOW).unwrap();
+        let filters = [
+            RecordFilter::All,
+            RecordFilter::Type(rtype(1)),
+            RecordFilter::Type(rtype(2)),
+            RecordFilter::Creator(name("0.bob")),
+            RecordFilter::Creator(name("0.carol")),
+        ];
+        for f in &filters {
+            let whole = ids(&s.enumerate(f, NOW).unwrap());
+            for limit in [1, 2, 4, 100] {
+                let mut paged = Vec::new();
+                let mut after = None;
+                loop {
+                    let page = RecordPage::new(
+                        s.enumerate_page(f, after.as_ref(), limit, NOW).unwrap(),
+                        limit,
+                    );
+                    assert!(page.records.len() <= limit);
+                    paged.extend(ids(&page.records));
+                    match page.next {
+                        Some(next) => after = Some(next),
+                        None => break,
+                    }
+                }
+                assert_eq!(paged, whole, "{f:?} in pages of {limit}");
+            }
+            assert!(s.enumerate_page(f, Some(&rid(9)), 5, NOW).unwrap().is_empty());
+            assert!(s.enumerate_page(f, None, 0, NOW).unwrap().is_empty());
+        }
+        let q = Query::parse(r#"@creator = "0.alice""#).unwrap();
+        let whole = ids(&s.search(&q, NOW).unwrap());
+        assert_eq!(whole, [1, 2, 5, 7, 8]);
+        for limit in [1, 3, 10] {
+            let mut paged = Vec::new();
+            let mut after = None;
+            loop {
+                let page =
+                    RecordPage::new(s.search_page(&q, after.as_ref(), limit, NOW).unwrap(), limit);
+                paged.extend(ids(&page.records));
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            assert_eq!(paged, whole, "search in pages of {limit}");
+        }
+    }
+
     /// `remove` takes records out with every index, leaves no tombstone, skips unknown ids.
     pub(crate) fn remove_leaves_no_trace<S: RecordStore>(
         open: impl Fn(RecordLimits) -> (S, Guard),
@@ -477,6 +540,7 @@ macro_rules! suite {
                 batch_sees_its_own_writes,
                 search_through_the_store,
                 remove_leaves_no_trace,
+                pages_of_enumerate_and_search,
                 replicas_converge
             );
         }
@@ -605,6 +669,19 @@ mod staging {
             RecordFilter::Creator(name("0.alice")),
         ] {
             assert_eq!(enc(a.enumerate(&f, NOW).unwrap()), enc(b.enumerate(&f, NOW).unwrap()));
+            // pages of 3, put together, are the whole enumeration
+            let mut paged = Vec::new();
+            let mut after = None;
+            loop {
+                let page = a.enumerate_page(&f, after.as_ref(), 3, NOW).unwrap();
+                after = page.last().map(Record::id);
+                let last = page.len() < 3;
+                paged.extend(page);
+                if last {
+                    break;
+                }
+            }
+            assert_eq!(enc(paged), enc(b.enumerate(&f, NOW).unwrap()), "pages of {f:?}");
         }
         let all = b.sync_entries(&SyncRange::ALL, usize::MAX, NOW).unwrap();
         let mut ranges = vec![SyncRange::ALL];

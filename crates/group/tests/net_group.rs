@@ -1,7 +1,8 @@
 //! Groups over real QUIC on loopback: create, invite, join, connect with admission bound
-//! to the TLS session, records both ways, members, a member of another group refused with
-//! its reason, revocation (the revoked member dropped, refused when it reconnects, and
-//! nothing it writes afterwards kept), list, close, reopen, delete.
+//! to the TLS session, records both ways (and in pages), members, a member of another group
+//! refused (its group's streams are not served), revocation (the revoked member dropped,
+//! refused when it reconnects, and nothing it writes afterwards kept), list, close, reopen,
+//! delete.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
@@ -89,7 +90,6 @@ async fn create_invite_join_publish_revoke_over_quic() {
         Ok(()) // a second group with the same classifier has another key: another group
     ));
     alice.listen().await.unwrap();
-    let mut alice_events = alice.events();
     alice.add_record(chat("alice: hello")).await.unwrap();
     let props = alice.properties().await.unwrap().expect("properties stored at create");
     assert_eq!(props.friendly_name, "Chess club");
@@ -122,6 +122,24 @@ async fn create_invite_join_publish_revoke_over_quic() {
         (texts(&alice).await == ["alice: hello", "bob: hi"]).then_some(())
     })
     .await;
+    // the same records, a page at a time
+    let whole: Vec<_> =
+        alice.enumerate(RecordFilter::All).await.unwrap().iter().map(|r| r.id()).collect();
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = alice.enumerate_page(RecordFilter::All, after, 1).await.unwrap();
+        assert!(page.records.len() <= 1);
+        paged.extend(page.records.iter().map(|r| r.id()));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(paged, whole);
+    let found = alice.search_page(r#"@creator = "*""#, None, 10).await.unwrap();
+    assert_eq!(found.records.len(), whole.len());
+    assert!(found.next.is_none());
     let members = alice.members().await.unwrap();
     assert_eq!(members.len(), 2, "{members:?}");
     assert!(members.iter().any(|m| m.peer == *eb.peer_name() && m.role == Role::Member));
@@ -183,7 +201,7 @@ async fn create_invite_join_publish_revoke_over_quic() {
     assert_eq!(ours.friendly_name, "Chess club");
     assert_eq!(ours.chain_len, 2);
     let name = alice.name().clone();
-    drop(alice_events);
+
     alice.close().await.unwrap();
     let mut again = Group::open(&ea, &name, opts()).unwrap();
     again.listen().await.unwrap();

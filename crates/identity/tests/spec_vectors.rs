@@ -232,9 +232,12 @@ fn every_spec_vector_matches_the_code() {
     assert_eq!(peergroup_identity::verify_signatures(&good), vec![true; good.len()]);
 }
 
+/// A public key, a message and a signature.
+type SignedItem = ([u8; 32], Vec<u8>, [u8; 64]);
+
 /// §9.6: one signature vector checked alone; returns it and its expected verdict for the
 /// batch check.
-fn check_signature(v: &Vector) -> (([u8; 32], Vec<u8>, [u8; 64]), bool) {
+fn check_signature(v: &Vector) -> (SignedItem, bool) {
     let valid = match get(v, "valid") {
         "true" => true,
         "false" => false,

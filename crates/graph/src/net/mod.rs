@@ -623,6 +623,44 @@ where
         Ok(records)
     }
 
+    /// One page of [`enumerate`](Graph::enumerate): up to `limit` live records matching
+    /// `filter` whose ids come after `after` (from the first when `None`), in id order,
+    /// and where the next page starts. The node reads only as far as the page reaches; at
+    /// most [`MAX_PAGE`](crate::MAX_PAGE) records per page (a larger `limit` counts as
+    /// that).
+    pub async fn enumerate_page(
+        &self,
+        filter: RecordFilter,
+        after: Option<RecordId>,
+        limit: usize,
+    ) -> Result<crate::RecordPage, GraphNetError> {
+        let limit = limit.min(crate::MAX_PAGE);
+        let records = self
+            .read(move |now, node| {
+                node.store().enumerate_page(&filter, after.as_ref(), limit, now.unix)
+            })
+            .await??;
+        Ok(crate::RecordPage::new(records, limit))
+    }
+
+    /// One page of [`search`](Graph::search), as [`enumerate_page`](Graph::enumerate_page)
+    /// pages [`enumerate`](Graph::enumerate).
+    pub async fn search_page(
+        &self,
+        query: &str,
+        after: Option<RecordId>,
+        limit: usize,
+    ) -> Result<crate::RecordPage, GraphNetError> {
+        let query = Query::parse(query).map_err(crate::GraphError::from)?;
+        let limit = limit.min(crate::MAX_PAGE);
+        let records = self
+            .read(move |now, node| {
+                node.store().search_page(&query, after.as_ref(), limit, now.unix)
+            })
+            .await??;
+        Ok(crate::RecordPage::new(records, limit))
+    }
+
     /// The number of records in this replica (tombstones and not yet purged records
     /// included).
     pub async fn record_count(&self) -> Result<u64, GraphNetError> {

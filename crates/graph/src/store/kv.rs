@@ -141,7 +141,7 @@ pub(crate) trait KvBackend {
 /// A [`RecordStore`] over a [`KvBackend`].
 #[derive(Debug)]
 pub(crate) struct KvStore<B: KvBackend> {
-    backend: B,
+    pub(super) backend: B,
     limits: RecordLimits,
     cache: Mutex<RecordCache>,
     mode: WriteMode,
@@ -149,7 +149,7 @@ pub(crate) struct KvStore<B: KvBackend> {
     /// id. They are written together, in one backend write with each table's keys in
     /// order, when [`MAX_STAGED`] are waiting, before anything that changes the backend
     /// otherwise, and on flush. Every read merges them in, so they are visible at once.
-    staged: HashMap<RecordId, Staged>,
+    pub(super) staged: HashMap<RecordId, Staged>,
 }
 
 /// Records staged in deferred mode before one backend write (see [`KvStore`]).
@@ -157,14 +157,14 @@ const MAX_STAGED: usize = 256;
 
 /// A record applied in deferred mode and not yet written to the backend.
 #[derive(Debug)]
-struct Staged {
-    record: Record,
+pub(super) struct Staged {
+    pub(super) record: Record,
     /// What the backend holds under this id, whose index entries the write removes.
     stored: Option<Record>,
 }
 
 /// `true` if `r` belongs in what `enumerate(filter)` returns at `now`.
-fn enumerated(filter: &RecordFilter, r: &Record, now: UnixTime) -> bool {
+pub(super) fn enumerated(filter: &RecordFilter, r: &Record, now: UnixTime) -> bool {
     !r.is_expired(now)
         && !r.is_deleted()
         && match filter {
@@ -245,7 +245,7 @@ fn by_type_key(r: &Record) -> [u8; 32] {
     k
 }
 
-fn creator_hash(c: &PeerName) -> [u8; 16] {
+pub(super) fn creator_hash(c: &PeerName) -> [u8; 16] {
     let d = ring::digest::digest(&ring::digest::SHA256, c.to_string().as_bytes());
     let mut out = [0u8; 16];
     out.copy_from_slice(&d.as_ref()[..16]);
@@ -475,15 +475,19 @@ impl<B: KvBackend> KvStore<B> {
         &self.backend
     }
 
-    fn corrupt(&self, reason: String) -> GraphError {
+    pub(super) fn corrupt(&self, reason: String) -> GraphError {
         GraphError::CorruptStore { path: self.backend.path().to_path_buf(), reason }
     }
 
-    fn decode_stored(&self, key: &[u8], bytes: &[u8]) -> Result<Record, GraphError> {
+    pub(super) fn decode_stored(&self, key: &[u8], bytes: &[u8]) -> Result<Record, GraphError> {
         decode_stored(self.backend.path(), &self.limits, key, bytes)
     }
 
-    fn read_record(&self, r: &dyn KvRead, id: &RecordId) -> Result<Option<Record>, GraphError> {
+    pub(super) fn read_record(
+        &self,
+        r: &dyn KvRead,
+        id: &RecordId,
+    ) -> Result<Option<Record>, GraphError> {
         match r.get(Table::Records, id.as_bytes())? {
             Some(bytes) => self.decode_stored(id.as_bytes(), &bytes).map(Some),
             None => Ok(None),
@@ -663,6 +667,16 @@ impl<B: KvBackend> RecordStore for KvStore<B> {
             out.sort_unstable_by_key(|r| r.id());
         }
         Ok(out)
+    }
+
+    fn enumerate_page(
+        &self,
+        filter: &RecordFilter,
+        after: Option<&RecordId>,
+        limit: usize,
+        now: UnixTime,
+    ) -> Result<Vec<Record>, GraphError> {
+        self.enumerate_page_kv(filter, after, limit, now)
     }
 
     fn sync_entries(
@@ -966,6 +980,15 @@ macro_rules! delegate_record_store {
                 now: peergroup_base::UnixTime,
             ) -> Result<Vec<$crate::record::Record>, $crate::GraphError> {
                 self.inner.enumerate(filter, now)
+            }
+            fn enumerate_page(
+                &self,
+                filter: &$crate::store::RecordFilter,
+                after: Option<&$crate::id::RecordId>,
+                limit: usize,
+                now: peergroup_base::UnixTime,
+            ) -> Result<Vec<$crate::record::Record>, $crate::GraphError> {
+                self.inner.enumerate_page(filter, after, limit, now)
             }
             fn sync_entries(
                 &self,

@@ -26,6 +26,7 @@
 
 mod kv;
 mod mem;
+mod page;
 mod redb_store;
 #[cfg(feature = "sled")]
 mod sled_store;
@@ -44,6 +45,31 @@ use crate::hlc::Hlc;
 use crate::id::{RecordId, RecordType};
 use crate::record::{Record, RecordDigest, RecordLimits, SyncKey, check_update};
 use crate::search::Query;
+
+/// Fewest records [`RecordStore::search_page`] reads from the store per step.
+pub const SEARCH_STEP: usize = 256;
+
+/// Most records one page may ask for ([`RecordPage`]).
+pub const MAX_PAGE: usize = 10_000;
+
+/// One page of an enumeration or search: the records, in id order, and where the next
+/// page starts (`None` after the last page).
+#[derive(Debug, Clone, Default)]
+pub struct RecordPage {
+    /// The records of this page, in id order.
+    pub records: Vec<Record>,
+    /// The id to pass as `after` for the next page; `None` if this page is the last.
+    pub next: Option<RecordId>,
+}
+
+impl RecordPage {
+    /// The page of `records` asked for with `limit`: the next page starts after the last
+    /// record when the page is full.
+    pub fn new(records: Vec<Record>, limit: usize) -> Self {
+        let next = if records.len() >= limit { records.last().map(Record::id) } else { None };
+        RecordPage { records, next }
+    }
+}
 
 /// What [`RecordStore::apply`] did with a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,6 +210,25 @@ pub trait RecordStore {
     /// Live (not deleted, not expired) records matching `filter`, in id order.
     fn enumerate(&self, filter: &RecordFilter, now: UnixTime) -> Result<Vec<Record>, GraphError>;
 
+    /// One page of [`enumerate`](RecordStore::enumerate): up to `limit` of its records
+    /// whose ids come after `after` (from the first when `None`), in id order. The next
+    /// page starts after the last id of this one; a page shorter than `limit` is the last.
+    /// The key-value stores scan only as far as the page reaches; this default reads all.
+    fn enumerate_page(
+        &self,
+        filter: &RecordFilter,
+        after: Option<&RecordId>,
+        limit: usize,
+        now: UnixTime,
+    ) -> Result<Vec<Record>, GraphError> {
+        let mut records = self.enumerate(filter, now)?;
+        if let Some(after) = after {
+            records.retain(|r| r.id() > *after);
+        }
+        records.truncate(limit);
+        Ok(records)
+    }
+
     /// Up to `limit` unexpired records (tombstones included) with sync keys in `range`, as
     /// [`SyncEntry`]s in sync order. Reads the sync index only, no record bodies.
     fn sync_entries(
@@ -315,6 +360,36 @@ pub trait RecordStore {
         let mut records = self.enumerate(&filter, now)?;
         records.retain(|r| query.matches(r));
         Ok(records)
+    }
+
+    /// One page of [`search`](RecordStore::search): up to `limit` matching records whose
+    /// ids come after `after`, in id order, read through [`enumerate_page`] in steps of
+    /// at least [`SEARCH_STEP`] records.
+    ///
+    /// [`enumerate_page`]: RecordStore::enumerate_page
+    fn search_page(
+        &self,
+        query: &Query,
+        after: Option<&RecordId>,
+        limit: usize,
+        now: UnixTime,
+    ) -> Result<Vec<Record>, GraphError> {
+        let filter = query.index_hint().unwrap_or(RecordFilter::All);
+        let step = limit.max(SEARCH_STEP);
+        let mut out = Vec::new();
+        let mut cursor = after.copied();
+        while out.len() < limit {
+            let page = self.enumerate_page(&filter, cursor.as_ref(), step, now)?;
+            let Some(last) = page.last().map(Record::id) else { break };
+            let done = page.len() < step;
+            out.extend(page.into_iter().filter(|r| query.matches(r)));
+            cursor = Some(last);
+            if done {
+                break;
+            }
+        }
+        out.truncate(limit);
+        Ok(out)
     }
 }
 

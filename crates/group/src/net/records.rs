@@ -9,7 +9,7 @@ use peergroup_graph::RecordId;
 use peergroup_graph::proto::{Command as GraphCommand, NewRecord, RecordUpdate};
 use peergroup_graph::record::Record;
 use peergroup_graph::search::Query;
-use peergroup_graph::store::{RecordFilter, RecordStore};
+use peergroup_graph::store::{MAX_PAGE, RecordFilter, RecordPage, RecordStore};
 
 use tokio::sync::oneshot;
 
@@ -98,6 +98,44 @@ impl Group {
             self.read(move |now, node| node.graph().store().search(&query, now.unix)).await??;
         records.retain(|r| !r.is_deleted());
         Ok(records)
+    }
+
+    /// One page of [`enumerate`](Group::enumerate): up to `limit` live records matching
+    /// `filter` whose ids come after `after` (from the first when `None`), in id order,
+    /// and where the next page starts. The node reads only as far as the page reaches, so
+    /// a large replica is listed without holding the group up; at most
+    /// [`MAX_PAGE`] records per page (a larger `limit` counts as [`MAX_PAGE`]).
+    pub async fn enumerate_page(
+        &self,
+        filter: RecordFilter,
+        after: Option<RecordId>,
+        limit: usize,
+    ) -> Result<RecordPage, GroupNetError> {
+        let limit = limit.min(MAX_PAGE);
+        let records = self
+            .read(move |now, node| {
+                node.graph().store().enumerate_page(&filter, after.as_ref(), limit, now.unix)
+            })
+            .await??;
+        Ok(RecordPage::new(records, limit))
+    }
+
+    /// One page of [`search`](Group::search), as [`enumerate_page`](Group::enumerate_page)
+    /// pages [`enumerate`](Group::enumerate).
+    pub async fn search_page(
+        &self,
+        query: &str,
+        after: Option<RecordId>,
+        limit: usize,
+    ) -> Result<RecordPage, GroupNetError> {
+        let query = Query::parse(query).map_err(peergroup_graph::GraphError::from)?;
+        let limit = limit.min(MAX_PAGE);
+        let records = self
+            .read(move |now, node| {
+                node.graph().store().search_page(&query, after.as_ref(), limit, now.unix)
+            })
+            .await??;
+        Ok(RecordPage::new(records, limit))
     }
 
     /// The group's properties, from the properties record (`None` until it arrived).
