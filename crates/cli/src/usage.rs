@@ -5,8 +5,9 @@
 //! [`synopsis`]'s output in a `text` fence. When a command or an option changes,
 //! `readme_usage_matches_the_command_line` fails and shows the new block;
 //! `P2P_WRITE_README=1 cargo test -p peergroup-cli readme` writes it into README.md.
-//! `readme_examples_parse` checks that every `p2p …` command in the README's shell
-//! examples is accepted by the same definition.
+//! `synopsis_and_help_name_the_same_options` checks each line against the rendered
+//! `--help` of its command, and `readme_examples_parse` that every `p2p …` command in the
+//! README's shell examples is accepted by the same definition.
 
 use clap::{ArgAction, Command};
 
@@ -124,6 +125,47 @@ mod tests {
             "README.md's `p2p` usage differs from the command line; the block should read \
              (P2P_WRITE_README=1 cargo test -p peergroup-cli readme writes it):\n{expected}"
         );
+    }
+
+    /// The synopsis and `p2p <command> --help` name the same options, both ways.
+    #[test]
+    fn synopsis_and_help_name_the_same_options() {
+        let mut cli = crate::Cli::command();
+        cli.build();
+        let mut entries: Vec<String> = Vec::new();
+        for l in synopsis(&crate::Cli::command()).lines() {
+            match entries.last_mut() {
+                Some(last) if !l.starts_with("p2p ") => last.push_str(l),
+                _ => entries.push(l.to_owned()),
+            }
+        }
+        let longs = |text: &str| -> Vec<String> {
+            let mut v: Vec<String> = text
+                .split(|c: char| c.is_whitespace() || "[],=<".contains(c))
+                .filter(|w| w.starts_with("--") && w.len() > 2)
+                .filter(|w| !matches!(*w, "--help" | "--version" | "--data-dir"))
+                .map(str::to_owned)
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        assert!(entries.len() >= 25, "{entries:?}");
+        for entry in entries.iter().skip(1) {
+            let words: Vec<&str> = entry.split_whitespace().collect();
+            let mut cmd = &mut cli;
+            for name in words[1..].iter().take_while(|w| !w.starts_with(['<', '[', '-'])) {
+                cmd = cmd.find_subcommand_mut(name).unwrap();
+            }
+            let help = cmd.render_long_help().to_string();
+            // the option lines of --help (`  -x, --long <VALUE>`), not its prose
+            let options: String = help
+                .lines()
+                .filter(|l| l.trim_start().starts_with('-'))
+                .collect::<Vec<_>>()
+                .join("\n");
+            assert_eq!(longs(entry), longs(&options), "{entry}\n--help:\n{help}");
+        }
     }
 
     /// Every `p2p …` line of the README's `sh` blocks parses (comments and redirections
