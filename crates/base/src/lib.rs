@@ -9,8 +9,13 @@
 //!   `proto-specs/wire.md`.
 //! * [`sansio`]: the input/output shape every protocol core implements and every driver
 //!   (tokio actor or simulator) runs.
+//! * [`fsutil`]: atomic, durable file writes (temporary file, fsync, rename, directory
+//!   fsync) for the drivers and stores that keep files.
+//! * [`spec_vectors`]: the parser of the specs' `vector` blocks, for tests.
 //!
-//! This crate depends on nothing else of ours and performs no I/O.
+//! This crate depends on nothing else of ours. Only [`fsutil`] touches the file system
+//! (when a driver or store calls it); everything else is pure computation that protocol
+//! cores may use.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -57,17 +57,17 @@ pub(crate) enum GroupCommand {
         /// The group's classifier (the group peer name is `<group key authority>.<classifier>`).
         classifier: String,
         /// A friendly name shown to members.
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", value_name = "TEXT")]
         friendly_name: String,
         /// A comment.
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", value_name = "TEXT")]
         comment: String,
         /// Make it a password group: the password, from this file (one trailing newline
         /// removed). The password invitation is written next (`--password-out`).
         #[arg(long, value_name = "FILE")]
         password_file: Option<PathBuf>,
         /// The role password joiners get: member (default) or inviting-member.
-        #[arg(long, default_value = "member")]
+        #[arg(long, default_value = "member", value_name = "ROLE")]
         password_role: String,
         /// Write the password invitation here (default: stdout, after the group name).
         #[arg(long, value_name = "FILE")]
@@ -85,7 +85,7 @@ pub(crate) enum GroupCommand {
         #[arg(long, value_name = "FILE")]
         password_file: Option<PathBuf>,
         /// The role password joiners get: member (default) or inviting-member.
-        #[arg(long, default_value = "member")]
+        #[arg(long, default_value = "member", value_name = "ROLE")]
         role: String,
         /// Write the password invitation here instead of stdout.
         #[arg(long, value_name = "FILE")]
@@ -143,10 +143,10 @@ pub(crate) enum GroupCommand {
         #[arg(long, value_name = "FILE")]
         info: PathBuf,
         /// member, inviting-member or administrator.
-        #[arg(long, default_value = "member")]
+        #[arg(long, default_value = "member", value_name = "ROLE")]
         role: String,
         /// Validity in days (never beyond the inviter's own certificate).
-        #[arg(long, default_value_t = 365)]
+        #[arg(long, default_value_t = 365, value_name = "D")]
         days: u64,
         /// Write the invitation here instead of stdout.
         #[arg(long, value_name = "FILE")]
@@ -274,7 +274,7 @@ pub(crate) async fn run(data_dir: &Path, command: GroupCommand) -> Result<(), Cl
             o.comment = comment;
             let mut group = Group::create(&endpoint, &o, options(data_dir)).map_err(group_error)?;
             output::line(group.name().to_string())?;
-            eprintln!("created in {}", group.dir().display());
+            output::note(format_args!("created in {}", group.dir().display()));
             if let Some(p) = password {
                 let inv = group.set_password(&p, &password_options).await.map_err(group_error)?;
                 write_or_print(password_out.as_deref(), &inv.to_text(), "password invitation")?;
@@ -339,13 +339,13 @@ pub(crate) async fn run(data_dir: &Path, command: GroupCommand) -> Result<(), Cl
                     .unwrap_or_else(|| CliError::runtime("no verifier")));
             };
             output::line(group.name().to_string())?;
-            eprintln!(
+            output::note(format_args!(
                 "joined {} ({}) as {} by password; now: p2p group run {} --peer <member address>",
                 group.name(),
                 invitation.friendly_name,
                 group.role(),
                 group.name()
-            );
+            ));
             group.close().await.map_err(group_error)?;
             endpoint.close().await;
             Ok(())
@@ -430,11 +430,11 @@ pub(crate) async fn run(data_dir: &Path, command: GroupCommand) -> Result<(), Cl
                 Some(path) => {
                     peergroup_base::fsutil::write_atomic(&path, text.as_bytes())
                         .map_err(|e| CliError::file(&path, "write", &e))?;
-                    eprintln!(
+                    output::note(format_args!(
                         "invitation for {} written to {}",
                         invitee.peer_name(),
                         path.display()
-                    );
+                    ));
                     Ok(())
                 }
                 None => output::raw(&text),
@@ -451,13 +451,13 @@ pub(crate) async fn run(data_dir: &Path, command: GroupCommand) -> Result<(), Cl
             let group =
                 Group::join(&endpoint, &invitation, options(data_dir)).map_err(group_error)?;
             output::line(group.name().to_string())?;
-            eprintln!(
+            output::note(format_args!(
                 "joined {} ({}) as {}; now: p2p group run {} --peer <member address>",
                 group.name(),
                 invitation.friendly_name,
                 invitation.role(),
                 group.name()
-            );
+            ));
             group.close().await.map_err(group_error)?;
             endpoint.close().await;
             Ok(())
@@ -524,7 +524,7 @@ fn write_or_print(path: Option<&Path>, text: &str, what: &str) -> Result<(), Cli
         Some(p) => {
             peergroup_base::fsutil::write_atomic(p, text.as_bytes())
                 .map_err(|e| CliError::file(p, "write", &e))?;
-            eprintln!("{what} written to {}", p.display());
+            output::note(format_args!("{what} written to {}", p.display()));
             Ok(())
         }
         None => output::raw(text),
@@ -638,7 +638,7 @@ async fn push(group: &mut Group, peers: &[SocketAddr]) {
     })
     .await;
     match waited {
-        Ok(Ok(())) => eprintln!("handed to a member"),
+        Ok(Ok(())) => output::note(format_args!("handed to a member")),
         Ok(Err(e)) => output::warn(format!("not handed to any member: {e}")),
         Err(_) => output::warn("no member synchronised within 10 s"),
     }
@@ -830,7 +830,7 @@ async fn command_line(group: &mut Group, line: &str) -> Result<bool, CliError> {
         )),
     };
     if let Err(e) = r {
-        eprintln!("error: {e}");
+        output::error(&e);
     }
     Ok(true)
 }

@@ -27,7 +27,7 @@ pub(crate) enum IdmgrCommand {
         /// The classifier: 1 to 149 characters, no control characters.
         classifier: String,
         /// A name for people (default: empty).
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", value_name = "TEXT")]
         friendly_name: String,
     },
     /// Show stored identities.
@@ -58,6 +58,7 @@ pub(crate) enum IdmgrCommand {
         #[arg(
             long,
             default_value_t = DEFAULT_ITERATIONS,
+            value_name = "N",
             value_parser = clap::value_parser!(u32).range(i64::from(MIN_ITERATIONS)..=i64::from(MAX_ITERATIONS)),
         )]
         iterations: u32,

@@ -1,35 +1,8 @@
 //! `p2p`: the peergroup command-line tool, after `netsh p2p` (DESIGN.md §8).
 //!
-//! ```text
-//! p2p [--data-dir DIR] idmgr create-identity <classifier> [--friendly-name NAME]
-//! p2p [--data-dir DIR] idmgr show identities | show identity <NAME>
-//! p2p [--data-dir DIR] idmgr export-info <NAME> [--out FILE]
-//! p2p [--data-dir DIR] idmgr export <NAME> --out FILE [--password-file F]
-//! p2p [--data-dir DIR] idmgr import FILE [--password-file F]
-//! p2p [--data-dir DIR] idmgr delete <NAME>
-//! p2p [--data-dir DIR] idmgr set-friendly-name <NAME> <FRIENDLY>
-//! p2p [--data-dir DIR] pnrp register <NAME> [--identity NAME] [--comment C] [--payload-file F]
-//!                                     [--listen ADDR] [--seed ADDR]...
-//! p2p [--data-dir DIR] pnrp resolve <PEER NAME> [--seed ADDR]... [--max N] [--timeout S] [--json]
-//! p2p [--data-dir DIR] group create <classifier> [--friendly-name F] [--comment C]
-//!                                    [--password-file P [--password-role R] [--password-out F]]
-//! p2p [--data-dir DIR] group set-password <group> [--password-file P] [--role R] [--out F]
-//! p2p [--data-dir DIR] group password-join FILE [--password-file P] --peer ADDR...
-//! p2p [--data-dir DIR] group list [--json] | show <group> [--json]
-//! p2p [--data-dir DIR] group invite <group> --info FILE [--role R] [--days D] [--out FILE]
-//! p2p [--data-dir DIR] group join FILE
-//! p2p [--data-dir DIR] group run <group> [--listen ADDR] [--peer ADDR]...
-//! p2p [--data-dir DIR] group members|records <group> [--json]
-//! p2p [--data-dir DIR] group publish <group> TEXT [--peer ADDR]...
-//! p2p [--data-dir DIR] group revoke <group> <member> [--peer ADDR]...
-//! p2p [--data-dir DIR] group delete <group>
-//!   (every group command takes --identity NAME; default: the identity `default`)
-//! p2p demo [--json]
-//! p2p sim graph --members N --records R [--crash-fraction F] [--latency-ms MIN..MAX] [--seed X] [--json]
-//! p2p sim sync --records N --diff D [--max-message-bytes B] [--seed X] [--json]
-//! p2p sim pnrp --nodes N --resolves R [--churn-median-secs S] [--adversarial-fraction F]
-//!              [--disjoint-paths D] [--seed X] [--json]
-//! ```
+//! The commands and their options are the clap definition below ([`Cli`] and each
+//! module's subcommand enum); `p2p --help` and `p2p <command> --help` print them, and the
+//! README's synopsis is generated from the same definition (`usage.rs`, checked by a test).
 //!
 //! Exit status: 0 on success, 1 when the operation fails, 2 for a malformed command line.
 //! Errors are printed to stderr as `error: …`; user mistakes never panic.
@@ -44,6 +17,8 @@ mod output;
 mod password;
 mod pnrp;
 mod sim;
+#[cfg(test)]
+mod usage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,7 +1,11 @@
-//! What every `p2p` command shares: the error type, exit codes, and output helpers.
+//! What every `p2p` command shares: the error type, exit codes, and all of its output.
 //!
-//! Results go to stdout, diagnostics to stderr as `error: …` / `warning: …`. A closed
-//! stdout (`p2p … | head`) ends the command quietly instead of panicking.
+//! Every line `p2p` writes goes through this module; the crate has no `println!` or
+//! `eprintln!` (they panic when the stream is closed). Results go to stdout ([`line`],
+//! [`raw`], [`table`], [`details`]), diagnostics to stderr as `error: …` / `warning: …`
+//! or plain notes ([`note`]). A write to a closed stdout (`p2p … | head`) is a
+//! [`CliError::Output`] with `BrokenPipe`, which `main` turns into a quiet exit with status
+//! 0; a closed stderr is ignored. Tables are laid out by comfy-table, by display width.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -80,48 +84,127 @@ pub(crate) fn raw(text: &str) -> Result<(), CliError> {
     out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(CliError::Output)
 }
 
+/// Prints `text` and a newline to stderr: progress and notes that are not the command's
+/// result. A closed stderr is ignored (there is nowhere left to tell).
+pub(crate) fn note(text: impl std::fmt::Display) {
+    let _ = writeln!(io::stderr().lock(), "{text}");
+}
+
 /// Prints `warning: …` to stderr.
 pub(crate) fn warn(text: impl std::fmt::Display) {
-    eprintln!("warning: {text}");
+    note(format_args!("warning: {text}"));
 }
 
 /// Prints `error: …` to stderr.
-pub(crate) fn error(e: &CliError) {
-    eprintln!("error: {e}");
+pub(crate) fn error(e: &impl std::fmt::Display) {
+    note(format_args!("error: {e}"));
 }
 
 /// Prints rows as left-aligned columns under a header, two spaces apart.
 pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> Result<(), CliError> {
-    let columns = header.len();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let render = |cells: &mut dyn Iterator<Item = &str>| {
-        let mut s = String::new();
-        for (i, cell) in cells.enumerate() {
-            s.push_str(cell);
-            if i + 1 < columns {
-                let pad = widths.get(i).copied().unwrap_or(0).saturating_sub(cell.chars().count());
-                s.extend(std::iter::repeat_n(' ', pad + 2));
-            }
-        }
-        s.trim_end().to_owned()
-    };
-    line(render(&mut header.iter().copied()))?;
-    for row in rows {
-        line(render(&mut row.iter().map(String::as_str)))?;
-    }
-    Ok(())
+    raw(&columns(Some(header), rows, 0, 2))
 }
 
 /// Prints `label: value` pairs with the values aligned.
 pub(crate) fn details(pairs: &[(&str, String)]) -> Result<(), CliError> {
-    let width = pairs.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
-    for (k, v) in pairs {
-        line(format!("{k}:{:pad$} {v}", "", pad = width - k.chars().count()))?;
+    let rows: Vec<Vec<String>> =
+        pairs.iter().map(|(k, v)| vec![format!("{k}:"), v.clone()]).collect();
+    raw(&columns(None, &rows, 0, 1))
+}
+
+/// Renders rows (under `header`, if any) as left-aligned columns `gap` spaces apart, every
+/// line indented by `indent` spaces and ended by a newline, without trailing spaces.
+///
+/// Widths are display widths (comfy-table measures with unicode-width): a CJK character or
+/// an emoji takes two columns, a combining mark none, so columns line up in a terminal
+/// whatever the names hold. Nothing is wrapped or cut.
+pub(crate) fn columns(
+    header: Option<&[&str]>,
+    rows: &[Vec<String>],
+    indent: usize,
+    gap: u16,
+) -> String {
+    let mut table = comfy_table::Table::new();
+    table.load_style(comfy_table::presets::NOTHING);
+    if let Some(header) = header {
+        table.set_header(header.to_vec());
     }
-    Ok(())
+    table.add_rows(rows.iter().cloned());
+    let last = table.column_count().saturating_sub(1);
+    for (i, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, if i == last { 0 } else { gap }));
+    }
+    let mut text = String::new();
+    for l in table.lines() {
+        text.extend(std::iter::repeat_n(' ', indent));
+        text.push_str(l.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(cells: &[&[&str]]) -> Vec<Vec<String>> {
+        cells.iter().map(|r| r.iter().map(|c| (*c).to_owned()).collect()).collect()
+    }
+
+    #[test]
+    fn columns_are_padded_to_the_widest_cell() {
+        let text = columns(
+            Some(&["NAME", "FRIENDLY NAME", "CREATED"]),
+            &rows(&[&["a.alice", "Alice", "2026-01-01"], &["b.bob", "", "2026-01-02"]]),
+            0,
+            2,
+        );
+        assert_eq!(
+            text,
+            "NAME     FRIENDLY NAME  CREATED\n\
+             a.alice  Alice          2026-01-01\n\
+             b.bob                   2026-01-02\n"
+        );
+    }
+
+    /// CJK characters and most emoji are two terminal columns wide: the column after them
+    /// starts where it does on the other lines (a count of chars would put it too far right).
+    #[test]
+    fn wide_characters_count_as_two_columns() {
+        let text = columns(
+            Some(&["PEER NAME", "FRIENDLY NAME", "CREATED"]),
+            &rows(&[
+                &["a.alice", "日本語の名前", "2026-01-01"],
+                &["b.bob", "🎉 party", "2026-01-02"],
+                &["c.carol", "Carol", "2026-01-03"],
+            ]),
+            2,
+            2,
+        );
+        // FRIENDLY NAME is 13 columns; 日本語の名前 is 12, 🎉 party is 8.
+        assert_eq!(
+            text,
+            "  PEER NAME  FRIENDLY NAME  CREATED\n  \
+             a.alice    日本語の名前   2026-01-01\n  \
+             b.bob      🎉 party       2026-01-02\n  \
+             c.carol    Carol          2026-01-03\n"
+        );
+    }
+
+    #[test]
+    fn details_align_values_after_the_labels() {
+        let text = columns(
+            None,
+            &rows(&[&["peer name:", "a.alice"], &["friendly name:", "名前"], &["x:", ""]]),
+            0,
+            1,
+        );
+        assert_eq!(text, "peer name:     a.alice\nfriendly name: 名前\nx:\n");
+    }
+
+    #[test]
+    fn an_empty_table_is_its_header() {
+        assert_eq!(columns(Some(&["A", "B"]), &[], 0, 2), "A  B\n");
+        assert_eq!(columns(None, &[], 4, 2), "");
+    }
 }

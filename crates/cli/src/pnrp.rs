@@ -59,7 +59,7 @@ pub(crate) enum PnrpCommand {
         #[arg(long, value_name = "NAME")]
         identity: Option<String>,
         /// A comment published with the name (fewer than 40 characters).
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", value_name = "TEXT")]
         comment: String,
         /// Publish this file's bytes (at most 4 KiB) with the name.
         #[arg(long, value_name = "FILE")]
@@ -81,7 +81,7 @@ pub(crate) enum PnrpCommand {
         #[arg(long = "seed", value_name = "ADDR")]
         seeds: Vec<String>,
         /// Most instances to return (1 to 64).
-        #[arg(long, default_value_t = 16)]
+        #[arg(long, default_value_t = 16, value_name = "N")]
         max: usize,
         /// Give up after this many seconds.
         #[arg(long, value_name = "S", default_value_t = 10.0)]
@@ -141,7 +141,7 @@ pub(crate) async fn run(data_dir: &Path, command: PnrpCommand) -> Result<(), Cli
             let identity = match identity {
                 Some(q) => IdentityStore::open(data_dir)?.find(&q)?,
                 None => {
-                    eprintln!("using a temporary identity for this resolve");
+                    output::note(format_args!("using a temporary identity for this resolve"));
                     Identity::generate("resolver", "")?
                 }
             };
@@ -170,16 +170,16 @@ pub(crate) fn identity_for_register(
         .find(|i| i.peer_name().classifier().as_str() == DEFAULT_IDENTITY);
     match existing {
         Some(identity) => {
-            eprintln!("using the default identity {}", identity.peer_name());
+            output::note(format_args!("using the default identity {}", identity.peer_name()));
             Ok(identity)
         }
         None => {
             let identity = store.create(DEFAULT_IDENTITY, "Default identity")?;
-            eprintln!(
+            output::note(format_args!(
                 "created the default identity {} in {}",
                 identity.peer_name(),
                 data_dir.display()
-            );
+            ));
             Ok(identity)
         }
     }
@@ -195,7 +195,10 @@ fn identity_owning(data_dir: &Path, name: &PeerName) -> Result<Identity, CliErro
         .find(|i| i.peer_name().authority() == name.authority());
     match owner {
         Some(identity) => {
-            eprintln!("using the identity {} (it owns {name})", identity.peer_name());
+            output::note(format_args!(
+                "using the identity {} (it owns {name})",
+                identity.peer_name()
+            ));
             Ok(identity)
         }
         None => Err(CliError::runtime(format!(
@@ -296,7 +299,7 @@ async fn register(
         registration.replicas(),
         took.as_secs_f64() * 1e3
     ))?;
-    eprintln!("registered; press Ctrl-C to unregister and exit");
+    output::note(format_args!("registered; press Ctrl-C to unregister and exit"));
 
     interrupted().await;
 

@@ -36,22 +36,22 @@ pub(crate) enum SimCommand {
     /// PNRP: N nodes bootstrap through seeds, register their names, then R resolves run.
     Pnrp {
         /// Simulated nodes.
-        #[arg(long, default_value_t = 1_000)]
+        #[arg(long, default_value_t = 1_000, value_name = "N")]
         nodes: usize,
         /// Resolves of registered names from random nodes.
-        #[arg(long, default_value_t = 10_000)]
+        #[arg(long, default_value_t = 10_000, value_name = "N")]
         resolves: usize,
         /// Churn: exponential session lengths with this median, in seconds (none if absent).
-        #[arg(long)]
+        #[arg(long, value_name = "S")]
         churn_median_secs: Option<f64>,
         /// Fraction of nodes that answer with forged or stale CPAs and lying routing entries.
-        #[arg(long, default_value_t = 0.0)]
+        #[arg(long, default_value_t = 0.0, value_name = "F")]
         adversarial_fraction: f64,
         /// Disjoint lookup paths per resolve (S-Kademlia); 0 or 1 means a single lookup.
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, value_name = "D")]
         disjoint_paths: usize,
         /// Seed of every random choice in the run.
-        #[arg(long, default_value_t = 2026)]
+        #[arg(long, default_value_t = 2026, value_name = "X")]
         seed: u64,
         /// Print one JSON object instead of a summary.
         #[arg(long)]
@@ -60,23 +60,23 @@ pub(crate) enum SimCommand {
     /// Graph: N members flood R records published from random members over simulated links.
     Graph {
         /// Members of the graph.
-        #[arg(long, default_value_t = 1_000)]
+        #[arg(long, default_value_t = 1_000, value_name = "N")]
         members: usize,
         /// Records published.
-        #[arg(long, default_value_t = 1_000)]
+        #[arg(long, default_value_t = 1_000, value_name = "N")]
         records: usize,
         /// Fraction of members crashed at once mid-run (figures are over the survivors).
-        #[arg(long, default_value_t = 0.0)]
+        #[arg(long, default_value_t = 0.0, value_name = "F")]
         crash_fraction: f64,
         /// Per-link latency range in milliseconds.
-        #[arg(long, default_value = "10..100", value_parser = latency_range)]
+        #[arg(long, default_value = "10..100", value_parser = latency_range, value_name = "MIN..MAX")]
         latency_ms: (u64, u64),
         /// Seconds between anti-entropy re-synchronisations of neighbours (graph.md §8.6);
         /// 0 turns them off. Default: the protocol default (15).
-        #[arg(long)]
+        #[arg(long, value_name = "S")]
         resync_secs: Option<u64>,
         /// Seed of every random choice in the run.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_name = "X")]
         seed: u64,
         /// Print one JSON object instead of a summary.
         #[arg(long)]
@@ -86,22 +86,22 @@ pub(crate) enum SimCommand {
     /// revoked mid-run; non-members, forgers and revoked members attack (group.md §10).
     Group {
         /// Members of the group.
-        #[arg(long, default_value_t = 1_000)]
+        #[arg(long, default_value_t = 1_000, value_name = "N")]
         members: usize,
         /// Records published.
-        #[arg(long, default_value_t = 10_000)]
+        #[arg(long, default_value_t = 10_000, value_name = "N")]
         records: usize,
         /// Certificates revoked mid-run (a quarter of them inviting members).
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, value_name = "K")]
         revoke: usize,
         /// Per-link latency range in milliseconds.
-        #[arg(long, default_value = "10..100", value_parser = latency_range)]
+        #[arg(long, default_value = "10..100", value_parser = latency_range, value_name = "MIN..MAX")]
         latency_ms: (u64, u64),
         /// Members that join only after the last record (join-time figures).
-        #[arg(long)]
+        #[arg(long, value_name = "L")]
         late_joiners: Option<usize>,
         /// Seed of every random choice in the run.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_name = "X")]
         seed: u64,
         /// Print one JSON object instead of a summary.
         #[arg(long)]
@@ -110,16 +110,16 @@ pub(crate) enum SimCommand {
     /// Reconcile two replicas of N records that differ by D (graph sync), in memory.
     Sync {
         /// Records in each replica (before the difference).
-        #[arg(long, default_value_t = 100_000)]
+        #[arg(long, default_value_t = 100_000, value_name = "N")]
         records: usize,
         /// Records that differ, split between both sides.
-        #[arg(long, default_value_t = 1_000)]
+        #[arg(long, default_value_t = 1_000, value_name = "D")]
         diff: usize,
         /// Largest message either side may send, in bytes.
-        #[arg(long, default_value_t = 60 * 1024)]
+        #[arg(long, default_value_t = 60 * 1024, value_name = "B")]
         max_message_bytes: usize,
         /// Seed of the replicas' contents and of the session salt.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_name = "X")]
         seed: u64,
         /// Print one JSON object instead of a summary.
         #[arg(long)]

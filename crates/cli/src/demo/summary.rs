@@ -2,7 +2,7 @@
 
 use std::fmt::{Display, Write as _};
 
-/// `println!` into a `String` (which cannot fail).
+/// `writeln!` into a `String` (which cannot fail).
 macro_rules! outln {
     ($o:expr) => {
         $o.push('\n')
@@ -38,18 +38,9 @@ fn count(n: impl Into<u64>, noun: &str) -> String {
     if n == 1 { format!("{n} {noun}") } else { format!("{n} {noun}s") }
 }
 
-/// Prints rows of cells as columns two spaces apart, each padded to its widest cell (the
-/// last cell of a row is not padded), indented by `indent` spaces.
+/// Appends rows of cells as columns two spaces apart, indented by `indent` spaces.
 fn table(o: &mut String, indent: usize, rows: &[Vec<String>]) {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
-        .collect();
-    for r in rows {
-        let cells: Vec<String> =
-            r.iter().zip(&widths).map(|(cell, &width)| format!("{cell:<width$}")).collect();
-        outln!(o, "{:indent$}{}", "", cells.join("  ").trim_end());
-    }
+    o.push_str(&crate::output::columns(None, rows, indent, 2));
 }
 
 /// The summary as text (printed by the caller, so that a closed stdout is an error it

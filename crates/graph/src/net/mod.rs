@@ -26,10 +26,11 @@
 //! # Durability
 //!
 //! A write the application made is acknowledged only after the store committed it with an
-//! fsync. Records received from peers are committed at once (visible to reads) but fsynced
-//! in groups every 0.5 s while the node is busy, and at close: a crash loses at most the
-//! last half second of *received* records, which the next synchronisation brings back,
-//! and never a record this node's application was told was stored.
+//! fsync. Records received from peers are visible to reads at once; the store stages them
+//! in memory, writes them 256 at a time without fsync (`WriteMode::Deferred`), and the
+//! driver flushes (fsync) every 0.5 s while the node is busy, and at close: a crash loses
+//! at most the last half second of *received* records, which the next synchronisation
+//! brings back, and never a record this node's application was told was stored.
 //!
 //! # Frames
 //!

@@ -1,7 +1,7 @@
 //! Same seed and inputs → identical run; another seed → another run.
 #![allow(clippy::expect_used)] // a failed expect is a failed run
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Every chain rule of group.md §3.3 has its own error, checked here one by one.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

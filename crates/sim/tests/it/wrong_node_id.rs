@@ -1,6 +1,6 @@
 //! A message to the right address but the wrong node id fails like a handshake would.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

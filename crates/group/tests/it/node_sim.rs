@@ -2,7 +2,7 @@
 //! of the certificates beneath a revoked inviter, the member list; and the group key file.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

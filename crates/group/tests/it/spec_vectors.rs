@@ -7,7 +7,7 @@
 //! give the same bytes. Negative vectors are decoded and verified and must fail with the
 //! error the spec names. A vector this test does not know fails it.
 //!
-//! `cargo test -p peergroup-group --test spec_vectors -- --ignored --nocapture` prints
+//! `cargo test -p peergroup-group --test it -- spec_vectors:: --ignored --nocapture` prints
 //! the vector blocks of §10 from the fixture (used to write the spec).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -36,7 +36,7 @@ use peergroup_group::{
 };
 use peergroup_identity::Identity;
 
-const SPEC: &str = include_str!("../../../proto-specs/group.md");
+const SPEC: &str = include_str!("../../../../proto-specs/group.md");
 
 // ----------------------------------------------------------------------------- fixture
 

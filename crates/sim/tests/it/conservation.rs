@@ -1,6 +1,6 @@
 //! Property: whatever the link model and crashes, every message copy is accounted for.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

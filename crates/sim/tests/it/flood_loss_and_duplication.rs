@@ -1,6 +1,6 @@
 //! Loss drops messages silently; duplication adds copies; a flood dedups both.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Partitions and blocked links stop messages, and senders learn it as `PeerDown`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! Each ```` ```vector ```` block has a `kind:` line saying what it describes; a block of an
 //! unknown kind fails the test, so vectors cannot be added without being checked. The
 //! `print_vectors` test (ignored) prints the blocks from the code, for whoever extends the
-//! spec: `cargo test -p peergroup-reconcile --test spec_vectors -- --ignored --nocapture`.
+//! spec: `cargo test -p peergroup-reconcile --test it -- spec_vectors:: --ignored --nocapture`.
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 use std::collections::BTreeSet;
@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use peergroup_reconcile::message::{Fingerprint, Hello, Key, Message, Opening, Reply, Symbol};
 use peergroup_reconcile::{Config, Digest, DigestSet, Error, Session, spec};
 
-const SPEC: &str = include_str!("../../../proto-specs/reconcile.md");
+const SPEC: &str = include_str!("../../../../proto-specs/reconcile.md");
 
 /// One `vector` block: its `key: value` pairs in order.
 type Vector = Vec<(String, String)>;

@@ -3,7 +3,7 @@
 //! decoders.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::net::IpAddr;
 use std::time::Duration;

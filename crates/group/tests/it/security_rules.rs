@@ -2,7 +2,7 @@
 //! revocation with cascade and the racing rule, and convergence for any arrival order.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

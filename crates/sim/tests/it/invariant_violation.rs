@@ -1,6 +1,6 @@
 //! A failed invariant stops the run with an error that names it.
 
-mod common;
+use crate::common;
 
 use std::cell::Cell;
 use std::rc::Rc;

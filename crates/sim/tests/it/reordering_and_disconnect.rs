@@ -1,7 +1,7 @@
 //! Reordering is visible in delivery order; `Disconnect` reaches the peer as `PeerDown`.
 #![allow(clippy::expect_used)] // a failed expect is a failed run
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Crashed nodes hear nothing; restarted nodes start fresh; churn follows its distribution.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -240,3 +240,35 @@ fn register_of_a_full_name_nobody_here_owns_is_refused() {
     let list = env.ok(&["idmgr", "show", "identities"]);
     assert!(!list.contains(".default"), "{list}");
 }
+
+/// Friendly names are any Unicode: a CJK character or an emoji takes two terminal columns,
+/// and the table pads by display width, so the CREATED column starts in the same terminal
+/// column on every line (padding by `char` count would put it two columns short per wide
+/// character).
+#[test]
+fn show_identities_aligns_wide_friendly_names() {
+    let env = Env::new();
+    env.ok(&["idmgr", "create-identity", "alice", "--friendly-name", "日本語の名前 🎉"]);
+    env.ok(&["idmgr", "create-identity", "bob", "--friendly-name", "Bob"]);
+    let list = env.ok(&["idmgr", "show", "identities"]);
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 3, "{list}");
+    // The peer-name column is ASCII, so the friendly-name column starts at the same byte
+    // offset on every line.
+    let at = lines[0].find("FRIENDLY NAME").unwrap();
+    let rest = |needle: &str| {
+        let line = lines.iter().find(|l| l.contains(needle)).unwrap();
+        line[at..].to_owned()
+    };
+    // The column is as wide as its widest cell: 日本語の名前 (6 × 2) + space + 🎉 (2) = 15
+    // columns, then two spaces before CREATED.
+    assert!(rest("FRIENDLY NAME").starts_with(&format!("FRIENDLY NAME{}CREATED", " ".repeat(4))));
+    let wide = rest("🎉");
+    assert!(
+        wide.starts_with("日本語の名前 🎉  ") && !wide.starts_with("日本語の名前 🎉   "),
+        "{list}"
+    );
+    let bob = rest("Bob");
+    assert!(bob.starts_with(&format!("Bob{}", " ".repeat(14))), "{list}");
+    assert!(!bob.starts_with(&format!("Bob{}", " ".repeat(15))), "{list}");
+}
