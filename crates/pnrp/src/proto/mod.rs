@@ -49,7 +49,9 @@
 #[cfg(feature = "sim")]
 pub mod adversary;
 pub mod api;
+mod cloud;
 pub mod config;
+mod counters;
 pub mod cpa;
 pub mod key;
 mod lookup;
@@ -67,11 +69,12 @@ pub use api::{
     RegistrationId, ResolveId, ResolveOutcome, ResolveRequest, ResolveStats, TableEntry, Timer,
 };
 pub use config::Config;
+pub use counters::Counters;
 pub use cpa::{
     Cpa, CpaBody, CpaDigest, CpaError, CpaSigner, DelegationError, DelegationValidator, InstanceId,
     SignedCpa, SimpleDelegation,
 };
 pub use key::{Distance, Key};
 pub use message::{Body, Cloud, Message, MessageError, Reason, StoreStatus};
-pub use node::{Counters, Pnrp};
+pub use node::Pnrp;
 pub use register::{LOCATION_DOMAIN, service_location};

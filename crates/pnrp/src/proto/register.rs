@@ -21,11 +21,15 @@ use peergroup_base::{Now, P2pId, PeerName, ServiceLocation, UnixTime};
 use rand::Rng;
 
 use crate::proto::api::{CloudState, Event, RegisterError, RegisterRequest, RegistrationId, Timer};
+use crate::proto::cloud::{
+    LookupEntry, LookupRequest, NewLookup, Out, Purpose, StoreOwner, node_lookup_params,
+};
+use crate::proto::config::Config;
 use crate::proto::cpa::{CPA_FORMAT, Cpa, CpaBody, CpaError, CpaSigner};
 use crate::proto::key::Key;
 use crate::proto::lookup::MAX_PATHS;
-use crate::proto::message::{Body, Cloud, Message, StoreStatus};
-use crate::proto::node::{LookupEntry, LookupRequest, Out, PendingKind, Pnrp, Purpose, StoreOwner};
+use crate::proto::message::{Cloud, StoreStatus};
+use crate::proto::node::{Pnrp, cx};
 
 /// Domain separator of the service-location suffix hash.
 pub const LOCATION_DOMAIN: &[u8] = b"peergroup/pnrp/location/v1";
@@ -71,18 +75,61 @@ impl Round {
     }
 }
 
+/// Who registers: the name, the key that signs, and the instance's service location.
+#[derive(Debug)]
+pub(crate) struct Registrant {
+    pub name: PeerName,
+    pub signer: CpaSigner,
+    pub location: ServiceLocation,
+}
+
+/// What a registration publishes besides who registers.
+#[derive(Debug)]
+pub(crate) struct Content {
+    pub endpoints: Vec<SocketAddr>,
+    pub comment: String,
+    pub payload: Option<Vec<u8>>,
+}
+
+impl Registrant {
+    /// Signs version `sequence` of our CPA for `content` (a revocation, with no endpoints
+    /// and no payload, if `revoked`), valid for the configured lifetime from `now`.
+    fn sign(
+        &self,
+        config: &Config,
+        sequence: u64,
+        revoked: bool,
+        content: &Content,
+        now: UnixTime,
+    ) -> Result<Cpa, CpaError> {
+        let body = CpaBody {
+            format: CPA_FORMAT,
+            name: self.name.clone(),
+            location: self.location,
+            sequence,
+            not_after: now.saturating_add(config.cpa_lifetime),
+            revoked,
+            endpoints: if revoked { Vec::new() } else { content.endpoints.clone() },
+            comment: content.comment.clone(),
+            payload: if revoked { None } else { content.payload.clone() },
+            signer: self.signer.public_key(),
+            delegation: self.signer.delegation().map(<[u8]>::to_vec),
+        };
+        let signed = body.sign(&self.signer, now)?;
+        // Every check but the signature, which we just made: a registration that others
+        // would refuse (wrong authority, refused delegation, …) fails here, at once.
+        signed.verify_own(now, config.validator.as_deref())
+    }
+}
+
 /// One registration of this node.
 #[derive(Debug)]
 pub(crate) struct Registration {
     pub cloud: Cloud,
     pub p2p: P2pId,
     pub key: Key,
-    pub name: PeerName,
-    pub signer: CpaSigner,
-    pub location: ServiceLocation,
-    pub endpoints: Vec<SocketAddr>,
-    pub comment: String,
-    pub payload: Option<Vec<u8>>,
+    pub registrant: Registrant,
+    pub content: Content,
     /// The CPA (or revocation) being kept at the replicas.
     pub current: Cpa,
     pub generation: u32,
@@ -93,38 +140,6 @@ pub(crate) struct Registration {
 }
 
 impl Pnrp {
-    #[allow(clippy::too_many_arguments)]
-    fn make_cpa(
-        &self,
-        name: &PeerName,
-        signer: &CpaSigner,
-        location: ServiceLocation,
-        sequence: u64,
-        revoked: bool,
-        endpoints: &[SocketAddr],
-        comment: &str,
-        payload: &Option<Vec<u8>>,
-        now: UnixTime,
-    ) -> Result<Cpa, CpaError> {
-        let body = CpaBody {
-            format: CPA_FORMAT,
-            name: name.clone(),
-            location,
-            sequence,
-            not_after: now.saturating_add(self.config.cpa_lifetime),
-            revoked,
-            endpoints: if revoked { Vec::new() } else { endpoints.to_vec() },
-            comment: comment.to_owned(),
-            payload: if revoked { None } else { payload.clone() },
-            signer: signer.public_key(),
-            delegation: signer.delegation().map(<[u8]>::to_vec),
-        };
-        let signed = body.sign(signer, now)?;
-        // Every check but the signature, which we just made: a registration that others
-        // would refuse (wrong authority, refused delegation, …) fails here, at once.
-        signed.verify_own(now, self.config.validator.as_deref())
-    }
-
     pub(crate) fn register(
         &mut self,
         id: RegistrationId,
@@ -153,17 +168,10 @@ impl Pnrp {
             .unwrap_or(0);
         let location = service_location(hint, &req.signer.public_key(), &p2p, req.instance_tag);
         let sequence = now.unix.as_millis().max(1);
-        let cpa = match self.make_cpa(
-            &req.name,
-            &req.signer,
-            location,
-            sequence,
-            false,
-            &req.endpoints,
-            &req.comment,
-            &req.payload,
-            now.unix,
-        ) {
+        let registrant = Registrant { name: req.name, signer: req.signer, location };
+        let content =
+            Content { endpoints: req.endpoints, comment: req.comment, payload: req.payload };
+        let cpa = match registrant.sign(&self.config, sequence, false, &content, now.unix) {
             Ok(c) => c,
             Err(e) => {
                 out.emit(fail(RegisterError::InvalidCpa(e)));
@@ -177,12 +185,8 @@ impl Pnrp {
                 cloud: req.cloud,
                 p2p,
                 key: Key::of_name(&p2p),
-                name: req.name,
-                signer: req.signer,
-                location,
-                endpoints: req.endpoints,
-                comment: req.comment,
-                payload: req.payload,
+                registrant,
+                content,
                 current: cpa,
                 generation: 0,
                 round: None,
@@ -211,17 +215,13 @@ impl Pnrp {
             return;
         };
         let sequence = now.unix.as_millis().max(r.current.body().sequence + 1);
-        let made = self.make_cpa(
-            &r.name, &r.signer, r.location, sequence, false, &endpoints, &comment, &payload,
-            now.unix,
-        );
+        let content = Content { endpoints, comment, payload };
+        let made = r.registrant.sign(&self.config, sequence, false, &content, now.unix);
         match made {
             Ok(cpa) => {
                 if let Some(r) = self.registrations.get_mut(&id) {
                     r.current = cpa;
-                    r.endpoints = endpoints;
-                    r.comment = comment;
-                    r.payload = payload;
+                    r.content = content;
                     r.generation += 1;
                     r.round = None;
                 }
@@ -242,17 +242,7 @@ impl Pnrp {
             return;
         };
         let sequence = now.unix.as_millis().max(r.current.body().sequence + 1);
-        let made = self.make_cpa(
-            &r.name,
-            &r.signer,
-            r.location,
-            sequence,
-            true,
-            &[],
-            &r.comment,
-            &None,
-            now.unix,
-        );
+        let made = r.registrant.sign(&self.config, sequence, true, &r.content, now.unix);
         match made {
             Ok(cpa) => {
                 if let Some(r) = self.registrations.get_mut(&id) {
@@ -312,7 +302,7 @@ impl Pnrp {
             return;
         }
         r.round = Some(Round::new(generation));
-        let mut params = self.node_lookup_params(u32::MAX);
+        let mut params = node_lookup_params(&self.config, u32::MAX);
         params.width = self.config.alpha;
         params.keep = 2 * self.config.replicas;
         // With disjoint paths configured, registrations use them too: a registrant whose
@@ -333,17 +323,10 @@ impl Pnrp {
         // small as the table knows it, so every candidate is among the 2r closest.
         let table = &self.clouds[ci].table;
         let size = Some(table.size_estimate().unwrap_or(table.len() as f64 + 1.0));
-        let started = self.start_lookup_near(
-            ci,
-            key,
-            params,
-            request,
-            purpose,
-            &seeds,
-            size.map(|n| (n, 2.0 * self.config.replicas as f64, self.config.registration_contacts)),
-            now,
-            out,
-        );
+        let near =
+            size.map(|n| (n, 2.0 * self.config.replicas as f64, self.config.registration_contacts));
+        let lookup = NewLookup { target: key, params, request, purpose, near };
+        let started = self.start_lookup(ci, lookup, &seeds, now, out);
         if started.is_none() {
             // too many lookups: try again later
             if let Some(r) = self.registrations.get_mut(&id) {
@@ -389,7 +372,6 @@ impl Pnrp {
             self.config.replicas
         };
         let total = candidates.len().min(replicas);
-        let cloud = self.clouds[ci].cloud;
         let (mut pending, mut confirmed, mut missing) = (0, 0, 0);
         let mut spare = Vec::new();
         for (rank, &(peer, answered)) in candidates.iter().enumerate() {
@@ -417,7 +399,8 @@ impl Pnrp {
             } else {
                 missing += 1;
             }
-            if self.store_at(ci, cloud, peer, &signed, id, generation, now, out) {
+            let owner = StoreOwner::Registration { id, generation };
+            if self.clouds[ci].send_store(&mut cx!(self, now, out), peer, signed.clone(), owner) {
                 pending += 1;
             }
         }
@@ -433,24 +416,6 @@ impl Pnrp {
         if pending == 0 {
             self.complete_round(id, now, out);
         }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn store_at(
-        &mut self,
-        ci: usize,
-        cloud: Cloud,
-        peer: peergroup_base::PeerAddr,
-        signed: &crate::proto::cpa::SignedCpa,
-        id: RegistrationId,
-        generation: u32,
-        now: Now,
-        out: &mut Out,
-    ) -> bool {
-        let txid = self.rng.random::<u64>();
-        let msg = Message { cloud, body: Body::Store { txid, cpa: signed.clone() } };
-        let kind = PendingKind::Store { owner: StoreOwner::Registration { id, generation } };
-        self.send_request(ci, peer, msg, kind, now, out)
     }
 
     /// A `StoreAck` (or a failure: `None`) for a store of ours.
@@ -476,9 +441,10 @@ impl Pnrp {
         } else if !round.spare.is_empty() {
             // that candidate is gone (or refused): the next closest takes its place
             let next = round.spare.remove(0);
-            let (ci, cloud) = (r.cloud.index(), r.cloud);
+            let ci = r.cloud.index();
             let signed = r.current.signed().clone();
-            if self.store_at(ci, cloud, next, &signed, id, generation, now, out)
+            let owner = StoreOwner::Registration { id, generation };
+            if self.clouds[ci].send_store(&mut cx!(self, now, out), next, signed, owner)
                 && let Some(round) = self.registrations.get_mut(&id).and_then(|r| r.round.as_mut())
             {
                 round.pending += 1;
@@ -553,17 +519,7 @@ impl Pnrp {
             !r.unregistering && r.current.body().not_after <= now.unix.saturating_add(half);
         if resign {
             let sequence = now.unix.as_millis().max(r.current.body().sequence + 1);
-            let made = self.make_cpa(
-                &r.name,
-                &r.signer,
-                r.location,
-                sequence,
-                false,
-                &r.endpoints,
-                &r.comment,
-                &r.payload,
-                now.unix,
-            );
+            let made = r.registrant.sign(&self.config, sequence, false, &r.content, now.unix);
             match made {
                 Ok(cpa) => {
                     if let Some(r) = self.registrations.get_mut(&id) {

@@ -8,11 +8,14 @@ use peergroup_base::{Instant, NodeId, Now, P2pId, PeerAddr};
 use crate::proto::api::{
     CloudState, Event, Instance, ResolveId, ResolveOutcome, ResolveRequest, ResolveStats, Timer,
 };
-use crate::proto::cpa::{Cpa, CpaDigest, CpaError, InstanceId, SignedCpa};
+use crate::proto::cloud::{
+    Answer, LookupEntry, LookupRequest, MAX_LOOKUP_REQUESTS, NewLookup, Out, Purpose,
+};
+use crate::proto::cpa::{Cpa, CpaDigest, CpaError, InstanceId};
 use crate::proto::key::Key;
 use crate::proto::lookup::{LookupParams, MAX_PATHS, Pacing};
 use crate::proto::message::{Cloud, MAX_CONTACTS, MAX_RESULTS};
-use crate::proto::node::{LookupRequest, Out, Pnrp, Purpose};
+use crate::proto::node::Pnrp;
 use crate::proto::store::location_distance;
 
 /// Most distinct CPAs one resolve verifies; answers beyond are ignored. Bounds the CPU an
@@ -99,7 +102,7 @@ impl Pnrp {
         out.set_timer(now.instant + timeout, Timer::ResolveDeadline { id });
         match self.clouds[ci].state {
             CloudState::Active | CloudState::Alone => self.run_resolve(id, now, out),
-            CloudState::Synchronising if self.bootstrap_answered(ci) => {
+            CloudState::Synchronising if self.clouds[ci].bootstrap_answered() => {
                 self.run_resolve(id, now, out)
             }
             CloudState::Synchronising => {
@@ -180,7 +183,7 @@ impl Pnrp {
             quorum,
             stall: self.config.stall_timeout,
             pacing,
-            max_requests: crate::proto::node::MAX_LOOKUP_REQUESTS,
+            max_requests: MAX_LOOKUP_REQUESTS,
             keep: 0,
         };
         let count = if paths > 1 { MAX_CONTACTS as u8 } else { self.config.resolve_contacts };
@@ -196,10 +199,9 @@ impl Pnrp {
         if let Some(r) = self.resolves.get_mut(&id) {
             r.lookup = Some(next);
         }
-        if self
-            .start_lookup(ci, key, params, request, Purpose::Resolve(id), &seeds, now, out)
-            .is_none()
-        {
+        let lookup =
+            NewLookup { target: key, params, request, purpose: Purpose::Resolve(id), near: None };
+        if self.start_lookup(ci, lookup, &seeds, now, out).is_none() {
             if let Some(r) = self.resolves.get_mut(&id) {
                 r.lookup = None;
             }
@@ -232,21 +234,16 @@ impl Pnrp {
         r.instances.insert(inst, (cpa, source));
     }
 
-    /// A `Found` answer to a resolve's lookup. Returns `true` if the resolve ended.
-    #[allow(clippy::too_many_arguments)]
+    /// An answer to a resolve's lookup. Returns `true` if the resolve ended.
     pub(crate) fn resolve_answer(
         &mut self,
         ci: usize,
         id: ResolveId,
-        lid: u64,
-        path: usize,
-        from: PeerAddr,
-        depth: u8,
-        cpas: Vec<SignedCpa>,
-        received_bytes: u64,
+        answer: Answer,
         now: Now,
         out: &mut Out,
     ) -> bool {
+        let Answer { lookup: lid, path, from, depth, cpas, received_bytes, .. } = answer;
         let Some(r) = self.resolves.get_mut(&id) else {
             return false;
         };
@@ -295,7 +292,7 @@ impl Pnrp {
                     r.checked.push((digest, false));
                     r.stats.rejected_cpas += 1;
                     forged |= e.is_forgery();
-                    self.note_cpa_error(&e);
+                    self.counters.note_cpa_error(&e);
                 }
             }
         }
@@ -328,7 +325,7 @@ impl Pnrp {
     pub(crate) fn resolve_lookup_finished(
         &mut self,
         id: ResolveId,
-        max_depth: u8,
+        entry: &LookupEntry,
         now: Now,
         out: &mut Out,
     ) {
@@ -336,8 +333,10 @@ impl Pnrp {
             return;
         };
         r.lookup = None;
+        r.stats.requests += entry.sent;
+        r.stats.bytes_sent += entry.bytes_sent;
         let outcome = if r.instances.is_empty() {
-            r.stats.hops = u32::from(max_depth);
+            r.stats.hops = u32::from(entry.lookup.max_depth);
             ResolveOutcome::NotFound
         } else {
             ResolveOutcome::Found
@@ -366,8 +365,11 @@ impl Pnrp {
             return;
         };
         let ci = r.cloud.index();
-        if let Some(lid) = r.lookup.take() {
-            self.clouds[ci].lookups.remove(&lid);
+        if let Some(lid) = r.lookup.take()
+            && let Some(e) = self.clouds[ci].lookups.remove(&lid)
+        {
+            r.stats.requests += e.sent;
+            r.stats.bytes_sent += e.bytes_sent;
         }
         self.clouds[ci].queued.retain(|q| *q != id);
         let mut list: Vec<&(Cpa, NodeId)> = r.instances.values().collect();

@@ -1,7 +1,7 @@
 //! Every resolve ends with a clear outcome: found, not found, timed out, cloud not ready.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is a failed test
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! disabled (not found is in `net_register_resolve.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod net_support;
+use crate::net_support;
 
 use std::net::UdpSocket;
 use std::time::Duration;

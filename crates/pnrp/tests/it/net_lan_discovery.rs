@@ -3,7 +3,7 @@
 //! and forged announcements on the group change nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod net_support;
+use crate::net_support;
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 

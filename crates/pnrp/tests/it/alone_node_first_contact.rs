@@ -3,7 +3,7 @@
 //! contact counts the spec names.
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-mod common;
+use crate::common;
 
 use peergroup_base::{Input, Instant, Now, Outbox, Output, PeerAddr, PeerName, Protocol, UnixTime};
 use peergroup_pnrp::proto::{

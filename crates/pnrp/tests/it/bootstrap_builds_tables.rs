@@ -3,7 +3,7 @@
 //! size.
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

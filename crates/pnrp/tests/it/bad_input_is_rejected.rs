@@ -3,7 +3,7 @@
 //! endpoints, oversize payloads and comments, tampered bodies.
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! enough to bootstrap without any seed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod net_support;
+use crate::net_support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! a replay of the old CPA cannot bring it back.
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-mod common;
+use crate::common;
 
 use peergroup_pnrp::proto::{Body, Cloud, Command, Event, Message, ResolveOutcome, StoreStatus};
 use peergroup_sim::NodeIdx;

@@ -4,7 +4,7 @@
 //! pluggable validator.
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 //! closest to the node, resolves beyond capacity end `Busy`, and the queues are capped.
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -13,7 +13,7 @@ use peergroup_pnrp::proto::{
     StoreStatus, service_location,
 };
 
-const SPEC: &str = include_str!("../../../proto-specs/pnrp.md");
+const SPEC: &str = include_str!("../../../../proto-specs/pnrp.md");
 
 fn get<'a>(v: &'a Vector, key: &str) -> &'a str {
     spec_vectors::get(v, key).unwrap_or_else(|| panic!("vector lacks {key}: {v:?}"))

@@ -2,7 +2,7 @@
 //! names registered during the split resolve from both sides again.
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! payload; instances stream before the end; the cost stays small.
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-mod common;
+use crate::common;
 
 use peergroup_pnrp::proto::{Cloud, Event, ResolveOutcome};
 

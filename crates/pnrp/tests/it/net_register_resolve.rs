@@ -2,7 +2,7 @@
 //! by every other peer, streaming resolves, updates, unregistration and not-found.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod net_support;
+use crate::net_support;
 
 use std::time::Duration;
 

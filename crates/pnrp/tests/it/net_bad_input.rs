@@ -4,7 +4,7 @@
 //! serving honest peers — and the attacker's own valid requests.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod net_support;
+use crate::net_support;
 
 use std::time::Duration;
 
