@@ -7,6 +7,7 @@
 //! live presence records form the node list: the nodes a node repairs its neighbour set
 //! from and probes for partitions.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use peergroup_base::{NodeId, Now};
@@ -52,9 +53,18 @@ pub(crate) struct OwnPresence {
     pub(crate) generation: u64,
 }
 
+/// The node's presence state: its own presence record and the node list.
+#[derive(Debug, Default)]
+pub(crate) struct PresenceState {
+    /// This node's presence record, once published.
+    pub(crate) own: Option<OwnPresence>,
+    /// The node list (live presence records), this node excluded.
+    pub(crate) known: BTreeMap<NodeId, NodeInfo>,
+}
+
 impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     fn presence_refresh_timer(&mut self, now: Now, out: &mut Out) {
-        let Some(p) = self.presence.as_mut() else {
+        let Some(p) = self.presence.own.as_mut() else {
             return;
         };
         p.generation += 1;
@@ -80,7 +90,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         });
         match result {
             Ok(r) => {
-                self.presence = Some(OwnPresence { id, generation: 0 });
+                self.presence.own = Some(OwnPresence { id, generation: 0 });
                 self.on_stored(now, &r, ApplyOutcome::Added, RecordSource::Local, out);
                 self.publish_flood(now, &r, out);
                 self.presence_refresh_timer(now, out);
@@ -90,7 +100,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     }
 
     pub(crate) fn refresh_presence(&mut self, now: Now, generation: u64, out: &mut Out) {
-        let Some(p) = self.presence.clone() else {
+        let Some(p) = self.presence.own.clone() else {
             return;
         };
         if p.generation != generation {
@@ -125,7 +135,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     }
 
     pub(crate) fn withdraw_presence(&mut self, now: Now, out: &mut Out) {
-        if let Some(p) = self.presence.take()
+        if let Some(p) = self.presence.own.take()
             && let Err(e) = self.delete_local(now, p.id, out)
         {
             self.command_failed("Close", e, out);
@@ -139,7 +149,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         };
         for r in records {
             if let Some(info) = self.node_info(&r) {
-                self.known.insert(info.node, info);
+                self.presence.known.insert(info.node, info);
             }
         }
     }
@@ -163,16 +173,21 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 };
                 let node = info.node;
                 let peer = info.peer.clone();
-                let previous = self.known.insert(node, info);
+                let previous = self.presence.known.insert(node, info);
                 let change =
                     if previous.is_some() { NodeChange::Updated } else { NodeChange::Connected };
                 out.emit(Event::NodeChanged { change, node, peer });
             }
             RecordChange::Deleted | RecordChange::Expired | RecordChange::Invalidated => {
-                let gone: Vec<NodeId> =
-                    self.known.values().filter(|n| n.record == r.id()).map(|n| n.node).collect();
+                let gone: Vec<NodeId> = self
+                    .presence
+                    .known
+                    .values()
+                    .filter(|n| n.record == r.id())
+                    .map(|n| n.node)
+                    .collect();
                 for node in gone {
-                    if let Some(info) = self.known.remove(&node) {
+                    if let Some(info) = self.presence.known.remove(&node) {
                         out.emit(Event::NodeChanged {
                             change: NodeChange::Disconnected,
                             node,

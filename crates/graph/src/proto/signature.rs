@@ -8,6 +8,7 @@
 //! that notice. A few nodes per component probe a random known node now and then; two
 //! nodes that find different signatures connect, which heals a partition.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use peergroup_base::{Instant, NodeId, Now, PeerAddr};
@@ -51,6 +52,43 @@ impl SignatureState {
     }
 }
 
+/// The node's beacon state: the signature it holds, its tree parent, its open probes.
+#[derive(Debug)]
+pub(crate) struct Beacons {
+    pub(crate) signature: SignatureState,
+    /// The tree parent: the neighbour that delivered the current beacon round first.
+    pub(crate) parent: Option<NodeId>,
+    /// Open partition probes: nonce and target.
+    pub(crate) probes: VecDeque<(u64, NodeId)>,
+}
+
+impl Beacons {
+    pub(crate) fn new(me: NodeId) -> Self {
+        Beacons { signature: SignatureState::new(me), parent: None, probes: VecDeque::new() }
+    }
+}
+
+/// A neighbour link's place in the flooding tree.
+#[derive(Debug, Default)]
+pub(crate) struct TreeLink {
+    /// Pushed to eagerly (a spanning-tree link) or announced to.
+    pub(crate) eager: bool,
+    /// The peer took this node as its tree parent (an empty `Graft`).
+    pub(crate) child: bool,
+    /// Made eager by a repair `Graft`; kept until the next beacon round reaches this node
+    /// (duplicates do not prune it).
+    pub(crate) repair: bool,
+    /// The last beacon it sent us — signature node, round, its depth, arrival time — for
+    /// choosing a new parent when ours fails.
+    pub(crate) beacon: Option<(NodeId, u64, u16, Instant)>,
+}
+
+impl TreeLink {
+    pub(crate) fn new(eager: bool) -> Self {
+        TreeLink { eager, ..TreeLink::default() }
+    }
+}
+
 /// The back-off before a node starts beaconing its own id ([MS-PPGRH] 3.1.7.11):
 /// `0.1 + 29.9 · (1 − e^(−N/65536))` seconds, `N` the top 16 bits of the node id, so that
 /// low ids — the likely signature — speak first and the others hear them before their
@@ -64,32 +102,32 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     // ----- signature and tree -----------------------------------------------------------
 
     pub(crate) fn start_signature(&mut self, now: Now, out: &mut Out) {
-        self.signature = SignatureState::new(self.me.node);
-        self.signature.emitted = now.instant;
+        self.beacons.signature = SignatureState::new(self.me.node);
+        self.beacons.signature.emitted = now.instant;
         let at = now.instant + signature_backoff(&self.me.node);
         self.beacon_timer(at, out);
     }
 
     fn beacon_timer(&mut self, at: Instant, out: &mut Out) {
-        let generation = self.signature.timer;
+        let generation = self.beacons.signature.timer;
         self.set_timer(at, TimerKind::Beacon { generation }, out);
     }
 
     pub(crate) fn signature_fresh(&self, now: Now) -> bool {
-        self.signature.node == self.me.node
-            || now.instant - self.signature.emitted <= self.config.beacon_lifetime
+        self.beacons.signature.node == self.me.node
+            || now.instant - self.beacons.signature.emitted <= self.config.beacon_lifetime
     }
 
     /// Starts over from our own id (the signature node went silent, or was our
     /// neighbour and failed); we beacon after the back-off unless a lower node speaks
     /// first.
     fn reset_signature(&mut self, now: Now, out: &mut Out) {
-        self.signature.node = self.me.node;
-        self.signature.round = self.signature.own_round;
-        self.signature.emitted = now.instant;
-        self.signature.depth = 0;
-        self.parent = None;
-        self.signature.timer += 1;
+        self.beacons.signature.node = self.me.node;
+        self.beacons.signature.round = self.beacons.signature.own_round;
+        self.beacons.signature.emitted = now.instant;
+        self.beacons.signature.depth = 0;
+        self.beacons.parent = None;
+        self.beacons.signature.timer += 1;
         let at = now.instant + signature_backoff(&self.me.node);
         self.beacon_timer(at, out);
     }
@@ -99,16 +137,17 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             self.reset_signature(now, out);
             return;
         }
-        if self.signature.node == self.me.node {
+        if self.beacons.signature.node == self.me.node {
             // Rounds follow the wall clock, so they keep increasing across restarts.
-            self.signature.own_round = (self.signature.own_round + 1).max(now.unix.as_millis());
-            self.signature.round = self.signature.own_round;
-            self.signature.emitted = now.instant;
-            self.signature.depth = 0;
-            self.parent = None;
+            self.beacons.signature.own_round =
+                (self.beacons.signature.own_round + 1).max(now.unix.as_millis());
+            self.beacons.signature.round = self.beacons.signature.own_round;
+            self.beacons.signature.emitted = now.instant;
+            self.beacons.signature.depth = 0;
+            self.beacons.parent = None;
             let b = Beacon {
                 node: self.me.node,
-                round: self.signature.round,
+                round: self.beacons.signature.round,
                 age_ms: 0,
                 hops: 0,
                 withdrawn: false,
@@ -123,19 +162,19 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     }
 
     fn current_beacon(&self, now: Now) -> Beacon {
-        let age = (now.instant - self.signature.emitted).as_millis();
+        let age = (now.instant - self.beacons.signature.emitted).as_millis();
         Beacon {
-            node: self.signature.node,
-            round: self.signature.round,
+            node: self.beacons.signature.node,
+            round: self.beacons.signature.round,
             age_ms: u32::try_from(age).unwrap_or(u32::MAX),
-            hops: self.signature.depth,
+            hops: self.beacons.signature.depth,
             withdrawn: false,
         }
     }
 
     pub(crate) fn send_beacon_to(&mut self, now: Now, peer: PeerAddr, out: &mut Out) {
         if self.signature_fresh(now)
-            && (self.signature.round > 0 || self.signature.node != self.me.node)
+            && (self.beacons.signature.round > 0 || self.beacons.signature.node != self.me.node)
         {
             let b = self.current_beacon(now);
             self.send(peer, Message::Beacon(b), out);
@@ -145,8 +184,8 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     /// The signature node failed: forget its rounds up to the current one, tell the
     /// neighbours (a withdrawal floods once through the component) and start over.
     fn withdraw_signature(&mut self, now: Now, except: Option<NodeId>, out: &mut Out) {
-        let (node, round) = (self.signature.node, self.signature.round);
-        self.signature.dead = Some((node, round));
+        let (node, round) = (self.beacons.signature.node, self.beacons.signature.round);
+        self.beacons.signature.dead = Some((node, round));
         let w = Beacon { node, round, age_ms: 0, hops: 0, withdrawn: true };
         let peers: Vec<PeerAddr> =
             self.neighbours.values().map(|l| l.peer).filter(|p| Some(p.node) != except).collect();
@@ -158,15 +197,15 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
 
     pub(crate) fn on_beacon(&mut self, now: Now, from: PeerAddr, b: Beacon, out: &mut Out) {
         if b.withdrawn {
-            if b.node == self.signature.node
+            if b.node == self.beacons.signature.node
                 && b.node != self.me.node
-                && self.signature.round <= b.round
+                && self.beacons.signature.round <= b.round
             {
                 self.withdraw_signature(now, Some(from.node), out);
             }
             return;
         }
-        if let Some((node, round)) = self.signature.dead
+        if let Some((node, round)) = self.beacons.signature.dead
             && node == b.node
             && b.round <= round
         {
@@ -183,44 +222,44 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         }
         let fresh = self.signature_fresh(now);
         let better = !fresh
-            || b.node < self.signature.node
-            || (b.node == self.signature.node && b.round > self.signature.round);
+            || b.node < self.beacons.signature.node
+            || (b.node == self.beacons.signature.node && b.round > self.beacons.signature.round);
         if let Some(l) = self.neighbours.get_mut(&from.node) {
-            l.beacon = Some((b.node, b.round, b.hops, now.instant));
+            l.tree.beacon = Some((b.node, b.round, b.hops, now.instant));
         }
         if better {
             self.adopt_parent(from, out);
-            self.signature.node = b.node;
-            self.signature.round = b.round;
-            self.signature.depth = b.hops.saturating_add(1);
-            self.signature.emitted = Instant::from_micros(
+            self.beacons.signature.node = b.node;
+            self.beacons.signature.round = b.round;
+            self.beacons.signature.depth = b.hops.saturating_add(1);
+            self.beacons.signature.emitted = Instant::from_micros(
                 now.instant
                     .as_micros()
                     .saturating_sub(u64::try_from(age.as_micros()).unwrap_or(u64::MAX)),
             );
-            let fwd = Beacon { hops: self.signature.depth, ..b };
+            let fwd = Beacon { hops: self.beacons.signature.depth, ..b };
             let peers: Vec<PeerAddr> =
                 self.neighbours.values().map(|l| l.peer).filter(|p| p.node != from.node).collect();
             for p in peers {
                 self.send(p, Message::Beacon(fwd), out);
             }
-        } else if b.node > self.signature.node {
+        } else if b.node > self.beacons.signature.node {
             // The neighbour is behind: give it ours ("a newer copy goes back").
             self.send_beacon_to(now, from, out);
-        } else if b.node == self.signature.node
-            && b.round == self.signature.round
-            && self.parent != Some(from.node)
+        } else if b.node == self.beacons.signature.node
+            && b.round == self.beacons.signature.round
+            && self.beacons.parent != Some(from.node)
         {
             // A later copy of the current round: the neighbour got the round from someone
             // else (nobody sends a round back to where it came from) and is not our
             // parent, so the link is not a tree link — nor needed for repair any more,
             // the round having reached us. Make it lazy.
             if let Some(l) = self.neighbours.get_mut(&from.node)
-                && l.eager
+                && l.tree.eager
             {
-                l.eager = false;
-                l.child = false;
-                l.repair = false;
+                l.tree.eager = false;
+                l.tree.child = false;
+                l.tree.repair = false;
                 self.counters.prunes_sent += 1;
                 self.send(from, Message::Prune, out);
             }
@@ -231,21 +270,21 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     /// tree is the first-arrival tree of the signature node's beacons, `graph.md` §7.2).
     /// Tell it with an empty `Graft`, and prune the previous parent.
     fn adopt_parent(&mut self, from: PeerAddr, out: &mut Out) {
-        if self.parent == Some(from.node) {
+        if self.beacons.parent == Some(from.node) {
             return;
         }
-        let old = self.parent.replace(from.node);
+        let old = self.beacons.parent.replace(from.node);
         if let Some(l) = self.neighbours.get_mut(&from.node) {
-            l.eager = true;
-            l.child = false;
+            l.tree.eager = true;
+            l.tree.child = false;
         }
         self.send(from, Message::Graft(Vec::new()), out);
         if let Some(old) = old
             && let Some(l) = self.neighbours.get_mut(&old)
-            && !l.child
+            && !l.tree.child
         {
-            l.eager = false;
-            l.repair = false;
+            l.tree.eager = false;
+            l.tree.repair = false;
             let peer = l.peer;
             self.counters.prunes_sent += 1;
             self.send(peer, Message::Prune, out);
@@ -258,19 +297,22 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     /// descendants, and depths only shrink by such a change, so parents never form a
     /// cycle.
     pub(crate) fn parent_lost(&mut self, now: Now, lost: NodeId, gone: bool, out: &mut Out) {
-        self.parent = None;
-        if lost == self.signature.node {
+        self.beacons.parent = None;
+        if lost == self.beacons.signature.node {
             if gone {
                 self.withdraw_signature(now, None, out);
             }
             return;
         }
-        let (node, round, depth) =
-            (self.signature.node, self.signature.round, self.signature.depth);
+        let (node, round, depth) = (
+            self.beacons.signature.node,
+            self.beacons.signature.round,
+            self.beacons.signature.depth,
+        );
         let backup = self
             .neighbours
             .values()
-            .filter_map(|l| match l.beacon {
+            .filter_map(|l| match l.tree.beacon {
                 Some((n, r, h, at)) if n == node && r == round && h < depth => {
                     Some((at, h, l.peer))
                 }
@@ -278,7 +320,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             })
             .min_by_key(|&(at, h, _)| (at, h));
         if let Some((_, h, peer)) = backup {
-            self.signature.depth = h.saturating_add(1);
+            self.beacons.signature.depth = h.saturating_add(1);
             self.adopt_parent(peer, out);
         }
     }
@@ -291,7 +333,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         if self.neighbours.is_empty() || !self.signature_fresh(now) {
             return;
         }
-        let population = self.known.len().max(self.passive.len()).max(1) as f64;
+        let population = self.presence.known.len().max(self.topology.passive.len()).max(1) as f64;
         let p = (self.config.contacts as f64 / population).min(1.0);
         if self.rng.random::<f64>() >= p {
             return;
@@ -299,25 +341,26 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         // Nodes that failed recently are probed too: across a partition that has just
         // healed, they are exactly the ones to find.
         let candidates: Vec<PeerAddr> = self
+            .presence
             .known
             .values()
             .map(|n| PeerAddr { node: n.node, addr: n.addr })
-            .chain(self.passive.iter().copied())
+            .chain(self.topology.passive.iter().copied())
             .filter(|q| {
                 q.node != self.me.node
                     && !self.neighbours.contains_key(&q.node)
-                    && !self.pending.contains_key(&(q.node, LinkKind::Neighbour))
+                    && !self.topology.pending.contains_key(&(q.node, LinkKind::Neighbour))
             })
             .collect();
         let Some(&target) = candidates.choose(&mut self.rng) else {
             return;
         };
         let nonce = self.rng.random::<u64>();
-        self.probes.push_back((nonce, target.node));
-        while self.probes.len() > 4 {
-            self.probes.pop_front();
+        self.beacons.probes.push_back((nonce, target.node));
+        while self.beacons.probes.len() > 4 {
+            self.beacons.probes.pop_front();
         }
-        let signature = self.signature.node;
+        let signature = self.beacons.signature.node;
         self.send(target, Message::Probe { nonce, signature }, out);
     }
 
@@ -329,7 +372,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         signature: NodeId,
         out: &mut Out,
     ) {
-        let ours = self.signature.node;
+        let ours = self.beacons.signature.node;
         self.send(from, Message::ProbeReply { nonce, signature: ours }, out);
         if signature < ours && self.signature_fresh(now) {
             self.heal(now, from, out);
@@ -344,13 +387,14 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         signature: NodeId,
         out: &mut Out,
     ) {
-        let Some(i) = self.probes.iter().position(|&(n, node)| n == nonce && node == from.node)
+        let Some(i) =
+            self.beacons.probes.iter().position(|&(n, node)| n == nonce && node == from.node)
         else {
             self.counters.unsolicited += 1;
             return;
         };
-        self.probes.remove(i);
-        if signature < self.signature.node {
+        self.beacons.probes.remove(i);
+        if signature < self.beacons.signature.node {
             self.heal(now, from, out);
         }
     }
@@ -359,7 +403,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     /// merge; synchronisation brings both databases together.
     fn heal(&mut self, now: Now, peer: PeerAddr, out: &mut Out) {
         if self.neighbours.contains_key(&peer.node)
-            || self.pending.contains_key(&(peer.node, LinkKind::Neighbour))
+            || self.topology.pending.contains_key(&(peer.node, LinkKind::Neighbour))
         {
             return;
         }

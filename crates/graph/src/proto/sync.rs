@@ -64,6 +64,26 @@ pub(crate) struct SyncState {
     incoming_expected: usize,
 }
 
+/// What synchronisation keeps per neighbour.
+#[derive(Debug)]
+pub(crate) struct SyncLink {
+    /// The synchronisation in progress (`None` once finished).
+    pub(crate) running: Option<Box<SyncState>>,
+    /// A first synchronisation has finished.
+    pub(crate) synchronized: bool,
+    /// This node opened the synchronisation on connect, so it also opens the periodic
+    /// re-synchronisations (one side only, so two never cross).
+    pub(crate) initiator: bool,
+    /// When the last synchronisation with it finished (or the connection was made).
+    pub(crate) last: Instant,
+}
+
+impl SyncLink {
+    pub(crate) fn new(initiator: bool, now: Instant) -> Self {
+        SyncLink { running: None, synchronized: false, initiator, last: now }
+    }
+}
+
 /// Most opening messages a responder holds per neighbour.
 const MAX_HELD: usize = 16;
 
@@ -196,7 +216,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             st.held_since = Some(now.instant);
             st.open_deferred = true;
         }
-        l.sync = Some(Box::new(st));
+        l.sync.running = Some(Box::new(st));
         if wait {
             return;
         }
@@ -210,12 +230,12 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     }
 
     fn take_sync(&mut self, node: &NodeId) -> Option<Box<SyncState>> {
-        self.neighbours.get_mut(node).and_then(|l| l.sync.take())
+        self.neighbours.get_mut(node).and_then(|l| l.sync.running.take())
     }
 
     fn put_sync(&mut self, node: &NodeId, st: Box<SyncState>) {
         if let Some(l) = self.neighbours.get_mut(node) {
-            l.sync = Some(st);
+            l.sync.running = Some(st);
         }
     }
 
@@ -318,9 +338,9 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                     self.counters.syncs_completed += 1;
                     let mut first = false;
                     if let Some(l) = self.neighbours.get_mut(&peer.node) {
-                        first = !l.synchronized;
-                        l.synchronized = true;
-                        l.last_sync = now.instant;
+                        first = !l.sync.synchronized;
+                        l.sync.synchronized = true;
+                        l.sync.last = now.instant;
                     }
                     // A re-synchronisation that moved nothing is not news.
                     if first || st.records_received > 0 || st.records_sent > 0 {
@@ -411,7 +431,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     fn other_first_sync_running(&self, except: &NodeId) -> bool {
         self.neighbours.iter().any(|(node, l)| {
             node != except
-                && l.sync.as_ref().is_some_and(|s| {
+                && l.sync.running.as_ref().is_some_and(|s| {
                     s.settled_before.is_none()
                         && s.session_done
                         && s.incoming_expected >= CATCH_UP_RECORDS
@@ -430,7 +450,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             .neighbours
             .values()
             .filter(|l| {
-                l.sync.as_ref().is_some_and(|s| {
+                l.sync.running.as_ref().is_some_and(|s| {
                     (!s.held.is_empty() || s.open_deferred)
                         && (s.held_since.is_some_and(|t| now.instant - t >= limit)
                             || !self.other_first_sync_running(&l.peer.node))
@@ -466,7 +486,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         let allowed = self
             .neighbours
             .get(&from.node)
-            .is_some_and(|l| l.sync.is_none() && l.synchronized && !l.sync_initiator);
+            .is_some_and(|l| l.sync.running.is_none() && l.sync.synchronized && !l.sync.initiator);
         if !allowed {
             let e = ProtoError::NotConnected { message: "Sync/Resync", peer: from.node };
             self.sync_failed(now, from, e, out);
@@ -508,7 +528,8 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             }
         }
         self.counters.sync_records_stored += stored;
-        if let Some(st) = self.neighbours.get_mut(&from.node).and_then(|l| l.sync.as_mut()) {
+        if let Some(st) = self.neighbours.get_mut(&from.node).and_then(|l| l.sync.running.as_mut())
+        {
             st.records_received += stored;
         }
         if self.neighbours.contains_key(&from.node) {
