@@ -396,7 +396,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         }
         if queued && !self.flooding.announce_armed {
             self.flooding.announce_armed = true;
-            let at = now.instant + self.config.announce_interval;
+            let at = now.instant + self.config.flood.announce_interval;
             self.set_timer(at, TimerKind::AnnounceFlush, out);
         }
     }
@@ -440,7 +440,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         }
         if queued && !self.flooding.announce_armed {
             self.flooding.announce_armed = true;
-            let at = now.instant + self.config.announce_interval;
+            let at = now.instant + self.config.flood.announce_interval;
             self.set_timer(at, TimerKind::AnnounceFlush, out);
         }
     }
@@ -595,12 +595,12 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             }
             let key = (a.id, a.tag);
             if !self.flooding.missing.contains_key(&key) {
-                if self.flooding.missing.len() >= self.config.max_missing {
+                if self.flooding.missing.len() >= self.config.flood.max_missing {
                     continue;
                 }
                 let m = Missing { announced: *a, announcers: Default::default() };
                 self.flooding.missing.insert(key, m);
-                let at = now.instant + self.config.graft_timeout;
+                let at = now.instant + self.config.flood.graft_timeout;
                 self.set_timer(at, TimerKind::Graft { id: a.id, tag: a.tag }, out);
             }
             if let Some(m) = self.flooding.missing.get_mut(&key)
@@ -635,7 +635,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             self.counters.grafts_sent += 1;
             self.send(peer, Message::Graft(vec![GraftItem { id, tag, hops }]), out);
             self.flooding.missing.insert(key, m);
-            let at = now.instant + self.config.graft_retry;
+            let at = now.instant + self.config.flood.graft_retry;
             self.set_timer(at, TimerKind::Graft { id, tag }, out);
             return;
         }

@@ -128,7 +128,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     pub fn new(params: NodeParams<S, P>) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
         let instance = rng.random::<u64>();
-        let hlc = HlcClock::for_node(&params.me.node, params.config.hlc);
+        let hlc = HlcClock::for_node(&params.me.node, params.config.records.hlc);
         GraphNode {
             graph: params.graph,
             me: params.me,
@@ -315,7 +315,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
 
     pub(crate) fn message_limits(&self) -> MessageLimits {
         MessageLimits {
-            max_reconcile_payload: self.config.reconcile.max_message_bytes,
+            max_reconcile_payload: self.config.sync.reconcile.max_message_bytes,
             max_data_bytes: self.config.max_data_bytes,
         }
     }
@@ -345,22 +345,22 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         if let Ok(Some(last)) = self.store.last_sync_key() {
             self.hlc.resume(last.modified);
         }
-        let maintenance = self.config.maintenance_interval;
+        let maintenance = self.config.topology.maintenance_interval;
         let first = self.jitter(maintenance, 0.5);
         self.set_timer(now.instant + first, TimerKind::Maintenance, out);
-        let keepalive = self.config.keepalive_interval / 2;
+        let keepalive = self.config.topology.keepalive_interval / 2;
         let first = self.jitter(keepalive, 0.5);
         self.set_timer(now.instant + first, TimerKind::Keepalive, out);
-        let shuffle = self.config.shuffle_interval;
+        let shuffle = self.config.topology.shuffle_interval;
         let first = self.jitter(shuffle, 0.5);
         self.set_timer(now.instant + first, TimerKind::Shuffle, out);
-        let probe = self.config.probe_interval;
+        let probe = self.config.beacons.probe_interval;
         let first = self.jitter(probe, 0.5);
         self.set_timer(now.instant + first, TimerKind::Probe, out);
         self.start_signature(now, out);
         self.arm_expiry(now, out);
         self.load_known_nodes(now);
-        if self.config.publish_presence {
+        if self.config.presence.publish_presence {
             self.publish_presence(now, out);
         }
     }
@@ -568,7 +568,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
 
     /// The priority of a repair connect: high below `min_neighbours`, low otherwise.
     pub(crate) fn priority_for_repair(&self) -> Priority {
-        let (min, _, _) = self.config.bounds();
+        let (min, _, _) = self.config.topology.bounds();
         if self.neighbours.len() < min { Priority::High } else { Priority::Low }
     }
 }

@@ -69,7 +69,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         };
         p.generation += 1;
         let generation = p.generation;
-        let at = now.instant + self.config.presence_lifetime / 2;
+        let at = now.instant + self.config.presence.presence_lifetime / 2;
         self.set_timer(at, TimerKind::PresenceRefresh { generation }, out);
     }
 
@@ -80,7 +80,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         let payload =
             PresencePayload { node: self.me.node, addr: self.me.addr, instance: self.instance };
         let created = self.hlc.now(now.unix);
-        let expires = now.unix.saturating_add(self.config.presence_lifetime);
+        let expires = now.unix.saturating_add(self.config.presence.presence_lifetime);
         let built = RecordBuilder::new(PRESENCE_TYPE, id, self.name.clone(), created, expires)
             .payload(postcard::to_allocvec(&payload).unwrap_or_default())
             .build(self.store.limits());
@@ -111,7 +111,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 .store
                 .get(&p.id, now.unix)?
                 .ok_or(crate::GraphError::RecordNotFound { id: p.id })?;
-            let expires = now.unix.saturating_add(self.config.presence_lifetime);
+            let expires = now.unix.saturating_add(self.config.presence.presence_lifetime);
             let next = current
                 .update(self.name.clone(), self.hlc.now(now.unix))
                 .expires(expires.max(current.expires()))

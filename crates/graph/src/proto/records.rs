@@ -182,9 +182,9 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             }
             return;
         }
-        if self.records.deferred.len() >= self.config.max_deferred {
+        if self.records.deferred.len() >= self.config.records.max_deferred {
             self.counters.records_rejected += 1;
-            let e = ProtoError::TooManyDeferred { id, max: self.config.max_deferred };
+            let e = ProtoError::TooManyDeferred { id, max: self.config.records.max_deferred };
             match from {
                 Some(p) => self.reject(p, e, out),
                 None => self.command_failed("RetryDeferred", e, out),

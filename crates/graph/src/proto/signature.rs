@@ -115,7 +115,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
 
     pub(crate) fn signature_fresh(&self, now: Now) -> bool {
         self.beacons.signature.node == self.me.node
-            || now.instant - self.beacons.signature.emitted <= self.config.beacon_lifetime
+            || now.instant - self.beacons.signature.emitted <= self.config.beacons.beacon_lifetime
     }
 
     /// Starts over from our own id (the signature node went silent, or was our
@@ -157,7 +157,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 self.send(p, Message::Beacon(b), out);
             }
         }
-        let at = now.instant + self.config.beacon_interval;
+        let at = now.instant + self.config.beacons.beacon_interval;
         self.beacon_timer(at, out);
     }
 
@@ -217,7 +217,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             return;
         }
         let age = Duration::from_millis(u64::from(b.age_ms));
-        if age > self.config.beacon_lifetime {
+        if age > self.config.beacons.beacon_lifetime {
             return;
         }
         let fresh = self.signature_fresh(now);
@@ -328,13 +328,13 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     // ----- partition probes -------------------------------------------------------------
 
     pub(crate) fn on_probe_timer(&mut self, now: Now, out: &mut Out) {
-        let next = self.jitter(self.config.probe_interval, 0.5);
+        let next = self.jitter(self.config.beacons.probe_interval, 0.5);
         self.set_timer(now.instant + next, TimerKind::Probe, out);
         if self.neighbours.is_empty() || !self.signature_fresh(now) {
             return;
         }
         let population = self.presence.known.len().max(self.topology.passive.len()).max(1) as f64;
-        let p = (self.config.contacts as f64 / population).min(1.0);
+        let p = (self.config.beacons.contacts as f64 / population).min(1.0);
         if self.rng.random::<f64>() >= p {
             return;
         }

@@ -248,7 +248,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         self.rng.fill(&mut salt);
         let session = self
             .phase_set(now, phase, st.settled_before)
-            .and_then(|set| Ok(Session::initiator(self.config.reconcile.clone(), set, salt)?));
+            .and_then(|set| Ok(Session::initiator(self.config.sync.reconcile.clone(), set, salt)?));
         match session {
             Ok(s) => {
                 st.reset_phase(phase, s);
@@ -291,7 +291,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             }
         }
         if st.session_done {
-            while st.unacked < self.config.sync_window.max(1) && !st.outgoing.is_empty() {
+            while st.unacked < self.config.sync.sync_window.max(1) && !st.outgoing.is_empty() {
                 let mut batch = Vec::new();
                 let mut bytes = 0usize;
                 while let Some(id) = st.outgoing.front().copied() {
@@ -303,7 +303,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                         }
                     };
                     if !batch.is_empty()
-                        && (bytes + record.encoded_len() > self.config.sync_batch_bytes
+                        && (bytes + record.encoded_len() > self.config.sync.sync_batch_bytes
                             || batch.len() >= MAX_SYNC_BATCH_RECORDS)
                     {
                         break;
@@ -395,7 +395,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         if opens_phase {
             let session = self
                 .phase_set(now, phase, st.settled_before)
-                .and_then(|set| Ok(Session::responder(self.config.reconcile.clone(), set)?));
+                .and_then(|set| Ok(Session::responder(self.config.sync.reconcile.clone(), set)?));
             match session {
                 Ok(s) => st.reset_phase(phase, s),
                 Err(e) => {
@@ -423,7 +423,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     }
 
     fn hold_limit(&self) -> std::time::Duration {
-        self.config.sync_timeout / 3
+        self.config.sync.sync_timeout / 3
     }
 
     /// Whether this node is catching up: a first synchronisation with another neighbour

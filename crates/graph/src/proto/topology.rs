@@ -136,7 +136,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         }
         // Join walks, probes and repair never have more than `max_pending_connects`
         // outstanding, whatever peers send (the application's own connects may add more).
-        if !app && self.topology.pending.len() >= self.config.max_pending_connects.max(1) {
+        if !app && self.topology.pending.len() >= self.config.topology.max_pending_connects.max(1) {
             return;
         }
         self.topology.attempts += 1;
@@ -153,7 +153,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             peer: self.name.clone(),
         };
         self.send(peer, Message::Connect(c), out);
-        let at = now.instant + self.config.connect_timeout;
+        let at = now.instant + self.config.topology.connect_timeout;
         self.set_timer(at, TimerKind::ConnectTimeout { node: peer.node, attempt }, out);
     }
 
@@ -269,9 +269,9 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         }
         match c.kind {
             LinkKind::Direct => {
-                if !self.config.accept_direct {
+                if !self.config.topology.accept_direct {
                     self.refuse(from, c.kind, RefuseReason::DirectDisallowed, out);
-                } else if self.directs.len() >= self.config.max_direct {
+                } else if self.directs.len() >= self.config.topology.max_direct {
                     self.refuse(from, c.kind, RefuseReason::Busy, out);
                 } else {
                     self.welcome(from, LinkKind::Direct, out);
@@ -279,7 +279,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 }
             }
             LinkKind::Neighbour => {
-                let (_, _, max) = self.config.bounds();
+                let (_, _, max) = self.config.topology.bounds();
                 if self.neighbours.len() >= max {
                     if c.priority == Priority::Low {
                         self.refuse(from, c.kind, RefuseReason::Busy, out);
@@ -290,7 +290,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 self.welcome(from, LinkKind::Neighbour, out);
                 self.add_neighbour(now, from, c.instance, c.peer, false, out);
                 if c.priority == Priority::Join {
-                    let ttl = self.config.active_walk_length;
+                    let ttl = self.config.topology.active_walk_length;
                     let others: Vec<PeerAddr> = self
                         .neighbours
                         .values()
@@ -357,7 +357,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         match w.kind {
             LinkKind::Direct => self.add_direct(now, from, w.instance, w.peer, out),
             LinkKind::Neighbour => {
-                let (_, _, max) = self.config.bounds();
+                let (_, _, max) = self.config.topology.bounds();
                 if self.neighbours.len() >= max {
                     self.evict_random(now, Some(from.node), out);
                 }
@@ -522,12 +522,12 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         if self.closed || !self.started {
             return;
         }
-        let (_, ideal, _) = self.config.bounds();
+        let (_, ideal, _) = self.config.topology.bounds();
         loop {
             let pending =
                 self.topology.pending.keys().filter(|(_, k)| *k == LinkKind::Neighbour).count();
             if self.neighbours.len() + pending >= ideal
-                || pending >= self.config.max_pending_connects
+                || pending >= self.config.topology.max_pending_connects
             {
                 break;
             }
@@ -571,11 +571,11 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         if let Some(p) = known.choose(&mut self.rng) {
             return Some(*p);
         }
-        let (min, _, _) = self.config.bounds();
+        let (min, _, _) = self.config.topology.bounds();
         if self.neighbours.len() >= min {
             return None;
         }
-        let round = self.config.maintenance_interval;
+        let round = self.config.topology.maintenance_interval;
         let retry = self.topology.failed.iter().find(|(node, at)| {
             now.instant - *at >= round
                 && !self.neighbours.contains_key(node)
@@ -595,11 +595,11 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         if p.node == self.me.node
             || self.neighbours.contains_key(&p.node)
             || self.topology.passive.iter().any(|q| q.node == p.node)
-            || self.config.passive_view == 0
+            || self.config.topology.passive_view == 0
         {
             return;
         }
-        if self.topology.passive.len() >= self.config.passive_view {
+        if self.topology.passive.len() >= self.config.topology.passive_view {
             let i = self
                 .topology
                 .passive
@@ -639,7 +639,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             self.connect_to(now, joiner, LinkKind::Neighbour, Priority::High, false, out);
             return;
         }
-        if ttl == self.config.passive_walk_length {
+        if ttl == self.config.topology.passive_walk_length {
             self.add_passive(joiner, &[]);
         }
         match self.random_neighbour_except(&[from.node, joiner.node]) {
@@ -652,7 +652,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     }
 
     pub(crate) fn on_shuffle_timer(&mut self, now: Now, out: &mut Out) {
-        let next = self.jitter(self.config.shuffle_interval, 0.2);
+        let next = self.jitter(self.config.topology.shuffle_interval, 0.2);
         self.set_timer(now.instant + next, TimerKind::Shuffle, out);
         let Some(target) = self.random_neighbour_except(&[]) else {
             return;
@@ -660,15 +660,15 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         let mut nodes = vec![self.me];
         let mut active: Vec<PeerAddr> =
             self.neighbours.values().map(|l| l.peer).filter(|p| p.node != target.node).collect();
-        let ka = self.config.shuffle_active.min(active.len());
+        let ka = self.config.topology.shuffle_active.min(active.len());
         nodes.extend_from_slice(active.partial_shuffle(&mut self.rng, ka).0);
         let mut passive = self.topology.passive.clone();
-        let kp = self.config.shuffle_passive.min(passive.len());
+        let kp = self.config.topology.shuffle_passive.min(passive.len());
         nodes.extend_from_slice(passive.partial_shuffle(&mut self.rng, kp).0);
         nodes.truncate(crate::proto::message::MAX_SHUFFLE_NODES);
         let nonce = self.rng.random::<u64>();
         self.topology.shuffle = Some((nonce, nodes.clone()));
-        let ttl = self.config.passive_walk_length;
+        let ttl = self.config.topology.passive_walk_length;
         let s = Shuffle { nonce, origin: self.me, ttl, nodes };
         self.send(target, Message::Shuffle(s), out);
     }
@@ -714,7 +714,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     /// Pings every connected peer that has been silent for `keepalive_interval`: if it
     /// is dead, the send fails and the transport reports `PeerDown` (§9.6).
     pub(crate) fn on_keepalive(&mut self, now: Now, out: &mut Out) {
-        let keepalive = self.config.keepalive_interval;
+        let keepalive = self.config.topology.keepalive_interval;
         let next = self.jitter(keepalive / 2, 0.1);
         self.set_timer(now.instant + next, TimerKind::Keepalive, out);
         let silent: Vec<PeerAddr> = self
@@ -730,9 +730,9 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     }
 
     pub(crate) fn on_maintenance(&mut self, now: Now, out: &mut Out) {
-        let next = self.jitter(self.config.maintenance_interval, 0.1);
+        let next = self.jitter(self.config.topology.maintenance_interval, 0.1);
         self.set_timer(now.instant + next, TimerKind::Maintenance, out);
-        let timeout = self.config.sync_timeout;
+        let timeout = self.config.sync.sync_timeout;
         let stalled: Vec<NodeId> = self
             .neighbours
             .values()
@@ -745,7 +745,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         while self.topology.failed.front().is_some_and(|(_, at)| now.instant - *at >= FAILED_FOR) {
             self.topology.failed.pop_front();
         }
-        let (_, _, max) = self.config.bounds();
+        let (_, _, max) = self.config.topology.bounds();
         while self.neighbours.len() > max {
             self.evict_random(now, None, out);
         }
@@ -764,7 +764,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     /// At most one re-synchronisation starts per round (the neighbour waiting longest), so
     /// a node reads its store for this at most once per maintenance interval.
     fn resync_due(&mut self, now: Now, out: &mut Out) {
-        let Some(interval) = self.config.resync_interval else {
+        let Some(interval) = self.config.sync.resync_interval else {
             return;
         };
         let due = self
@@ -779,7 +779,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             .min_by_key(|l| l.sync.last)
             .map(|l| l.peer);
         if let Some(peer) = due {
-            let settle = self.config.resync_settle.as_millis() as u64;
+            let settle = self.config.sync.resync_settle.as_millis() as u64;
             let cutoff = UnixTime::from_millis(now.unix.as_millis().saturating_sub(settle));
             self.start_sync(now, peer, true, Some(cutoff), out);
         }
