@@ -321,7 +321,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             source,
         });
         if record.record_type() == PRESENCE_TYPE {
-            self.presence_changed(record, change, out);
+            self.presence.changed(self.me.node, record, change, out);
         }
         if self
             .records
@@ -332,7 +332,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             self.records.deferred.remove(&record.id());
         }
         self.flooding.missing.remove(&(record.id(), DigestTag::of(&record.digest())));
-        self.note_expiry(now, record.expires(), out);
+        self.records.note_expiry(now, record.expires(), out);
         let view = StoreView { store: &self.store, now: now.unix };
         let cx = ProviderContext { graph: &self.graph, now: now.unix, records: &view };
         let actions = self.provider.stored(&cx, record);

@@ -15,7 +15,7 @@ use crate::proto::api::{
 use crate::proto::config::Config;
 use crate::proto::error::ProtoError;
 use crate::proto::flood::{FloodLink, FloodState};
-use crate::proto::message::{LinkKind, Message, MessageLimits, Priority, SyncMessage};
+use crate::proto::message::{LinkKind, Message, MessageLimits, SyncMessage};
 use crate::proto::presence::PresenceState;
 use crate::proto::records::RecordsState;
 use crate::proto::security::{ProviderContext, SecurityProvider, StoreView, Validation};
@@ -358,8 +358,8 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         let first = self.jitter(probe, 0.5);
         self.set_timer(now.instant + first, TimerKind::Probe, out);
         self.start_signature(now, out);
-        self.arm_expiry(now, out);
-        self.load_known_nodes(now);
+        self.records.arm_expiry(&self.store, now, out);
+        self.presence.load(&self.store, self.me.node, now.unix);
         if self.config.presence.publish_presence {
             self.publish_presence(now, out);
         }
@@ -523,6 +523,47 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         }
     }
 
+    /// Topology made a neighbour: synchronisation starts (`initiator` if this node asked
+    /// for the connection) and the beacons tell it the current signature.
+    pub(crate) fn neighbour_up(
+        &mut self,
+        now: Now,
+        peer: PeerAddr,
+        initiator: bool,
+        out: &mut Out,
+    ) {
+        self.start_sync(now, peer, initiator, None, out);
+        self.send_beacon_to(now, peer, out);
+    }
+
+    /// Topology lost a neighbour (`gone` if it failed or left the graph, rather than
+    /// dropping only this connection): the beacons find a new tree parent if needed. Its
+    /// synchronisation and announcement queue went with its link.
+    pub(crate) fn neighbour_down(&mut self, now: Now, node: NodeId, gone: bool, out: &mut Out) {
+        self.beacons_neighbour_down(now, node, gone, out);
+    }
+
+    /// Leaves the graph: deletes the presence record, flushes the announcements, says
+    /// goodbye, stops.
+    fn close(&mut self, now: Now, out: &mut Out) {
+        self.withdraw_presence(now, out);
+        self.flush_announcements(out);
+        self.disconnect_all(out);
+        self.flooding.missing.clear();
+        self.closed = true;
+    }
+
+    /// The maintenance round: synchronisations that stalled, topology repair, then the
+    /// synchronisations waiting (§8.3) and due (§8.6).
+    fn on_maintenance(&mut self, now: Now, out: &mut Out) {
+        let next = self.jitter(self.config.topology.maintenance_interval, 0.1);
+        self.set_timer(now.instant + next, TimerKind::Maintenance, out);
+        self.drop_stalled_syncs(now, out);
+        self.topology_round(now, out);
+        self.release_held(now, out);
+        self.resync_due(now, out);
+    }
+
     fn on_peer_down(&mut self, now: Now, peer: PeerAddr, out: &mut Out) {
         if self.closed {
             return;
@@ -564,12 +605,6 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 self.on_sync_resync(now, from, settled_before, out)
             }
         }
-    }
-
-    /// The priority of a repair connect: high below `min_neighbours`, low otherwise.
-    pub(crate) fn priority_for_repair(&self) -> Priority {
-        let (min, _, _) = self.config.topology.bounds();
-        if self.neighbours.len() < min { Priority::High } else { Priority::Low }
     }
 }
 

@@ -10,11 +10,15 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use peergroup_base::{NodeId, Now};
+use std::time::Duration;
+
+use peergroup_base::{NodeId, Now, UnixTime};
 use serde::{Deserialize, Serialize};
 
 use crate::id::{RecordId, RecordType};
-use crate::proto::api::{Event, NodeChange, NodeInfo, RecordChange, RecordSource, TimerKind};
+use crate::proto::api::{
+    Event, NodeChange, NodeInfo, RecordChange, RecordSource, Timer, TimerKind,
+};
 use crate::proto::node::{GraphNode, Out};
 use crate::proto::security::SecurityProvider;
 use crate::record::{Record, RecordBuilder};
@@ -62,17 +66,73 @@ pub(crate) struct PresenceState {
     pub(crate) known: BTreeMap<NodeId, NodeInfo>,
 }
 
-impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
-    fn presence_refresh_timer(&mut self, now: Now, out: &mut Out) {
-        let Some(p) = self.presence.own.as_mut() else {
+impl PresenceState {
+    /// Sets the refresh timer of our presence record for half its lifetime from now; an
+    /// older refresh timer is ignored when it fires.
+    fn arm_refresh(&mut self, now: Now, lifetime: Duration, out: &mut Out) {
+        let Some(p) = self.own.as_mut() else {
             return;
         };
         p.generation += 1;
         let generation = p.generation;
-        let at = now.instant + self.config.presence.presence_lifetime / 2;
-        self.set_timer(at, TimerKind::PresenceRefresh { generation }, out);
+        out.set_timer(now.instant + lifetime / 2, Timer(TimerKind::PresenceRefresh { generation }));
     }
 
+    /// Fills the node list from the store (a reopened graph); `me` is left out.
+    pub(crate) fn load(&mut self, store: &impl RecordStore, me: NodeId, now: UnixTime) {
+        let Ok(records) = store.enumerate(&RecordFilter::Type(PRESENCE_TYPE), now) else {
+            return;
+        };
+        for r in records {
+            if let Some(info) = node_info(me, &r) {
+                self.known.insert(info.node, info);
+            }
+        }
+    }
+
+    /// Keeps the node list in step with presence records; `me` is left out.
+    pub(crate) fn changed(&mut self, me: NodeId, r: &Record, change: RecordChange, out: &mut Out) {
+        match change {
+            RecordChange::Added | RecordChange::Updated => {
+                let Some(info) = node_info(me, r) else {
+                    return;
+                };
+                let node = info.node;
+                let peer = info.peer.clone();
+                let previous = self.known.insert(node, info);
+                let change =
+                    if previous.is_some() { NodeChange::Updated } else { NodeChange::Connected };
+                out.emit(Event::NodeChanged { change, node, peer });
+            }
+            RecordChange::Deleted | RecordChange::Expired | RecordChange::Invalidated => {
+                let gone: Vec<NodeId> =
+                    self.known.values().filter(|n| n.record == r.id()).map(|n| n.node).collect();
+                for node in gone {
+                    if let Some(info) = self.known.remove(&node) {
+                        out.emit(Event::NodeChanged {
+                            change: NodeChange::Disconnected,
+                            node,
+                            peer: info.peer,
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The node-list entry of a presence record, unless it is `me`'s or not a presence payload.
+fn node_info(me: NodeId, r: &Record) -> Option<NodeInfo> {
+    let p = PresencePayload::decode(r.payload())?;
+    (p.node != me).then(|| NodeInfo {
+        node: p.node,
+        addr: p.addr,
+        peer: r.creator().clone(),
+        record: r.id(),
+    })
+}
+
+impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     pub(crate) fn publish_presence(&mut self, now: Now, out: &mut Out) {
         let mut bytes = [0u8; 16];
         rand::Rng::fill(&mut self.rng, &mut bytes);
@@ -93,7 +153,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 self.presence.own = Some(OwnPresence { id, generation: 0 });
                 self.on_stored(now, &r, ApplyOutcome::Added, RecordSource::Local, out);
                 self.publish_flood(now, &r, out);
-                self.presence_refresh_timer(now, out);
+                self.presence.arm_refresh(now, self.config.presence.presence_lifetime, out);
             }
             Err(e) => self.command_failed("PublishPresence", e, out),
         }
@@ -125,7 +185,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 let outcome = ApplyOutcome::Updated { previous_version };
                 self.on_stored(now, &r, outcome, RecordSource::Local, out);
                 self.publish_flood(now, &r, out);
-                self.presence_refresh_timer(now, out);
+                self.presence.arm_refresh(now, self.config.presence.presence_lifetime, out);
             }
             Err(_) => {
                 // Our presence expired (the node was stalled) or was replaced: publish anew.
@@ -139,63 +199,6 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             && let Err(e) = self.delete_local(now, p.id, out)
         {
             self.command_failed("Close", e, out);
-        }
-    }
-
-    /// Fills the node list from the store (a reopened graph).
-    pub(crate) fn load_known_nodes(&mut self, now: Now) {
-        let Ok(records) = self.store.enumerate(&RecordFilter::Type(PRESENCE_TYPE), now.unix) else {
-            return;
-        };
-        for r in records {
-            if let Some(info) = self.node_info(&r) {
-                self.presence.known.insert(info.node, info);
-            }
-        }
-    }
-
-    fn node_info(&self, r: &Record) -> Option<NodeInfo> {
-        let p = PresencePayload::decode(r.payload())?;
-        (p.node != self.me.node).then(|| NodeInfo {
-            node: p.node,
-            addr: p.addr,
-            peer: r.creator().clone(),
-            record: r.id(),
-        })
-    }
-
-    /// Keeps the node list in step with presence records.
-    pub(crate) fn presence_changed(&mut self, r: &Record, change: RecordChange, out: &mut Out) {
-        match change {
-            RecordChange::Added | RecordChange::Updated => {
-                let Some(info) = self.node_info(r) else {
-                    return;
-                };
-                let node = info.node;
-                let peer = info.peer.clone();
-                let previous = self.presence.known.insert(node, info);
-                let change =
-                    if previous.is_some() { NodeChange::Updated } else { NodeChange::Connected };
-                out.emit(Event::NodeChanged { change, node, peer });
-            }
-            RecordChange::Deleted | RecordChange::Expired | RecordChange::Invalidated => {
-                let gone: Vec<NodeId> = self
-                    .presence
-                    .known
-                    .values()
-                    .filter(|n| n.record == r.id())
-                    .map(|n| n.node)
-                    .collect();
-                for node in gone {
-                    if let Some(info) = self.presence.known.remove(&node) {
-                        out.emit(Event::NodeChanged {
-                            change: NodeChange::Disconnected,
-                            node,
-                            peer: info.peer,
-                        });
-                    }
-                }
-            }
         }
     }
 }

@@ -6,7 +6,9 @@ use peergroup_base::{Instant, Now, PeerAddr, UnixTime};
 
 use crate::error::GraphError;
 use crate::id::RecordId;
-use crate::proto::api::{Event, NewRecord, RecordChange, RecordSource, RecordUpdate, TimerKind};
+use crate::proto::api::{
+    Event, NewRecord, RecordChange, RecordSource, RecordUpdate, Timer, TimerKind,
+};
 use crate::proto::error::ProtoError;
 use crate::proto::flood::Verdict;
 use crate::proto::node::{GraphNode, Out};
@@ -33,6 +35,34 @@ pub(crate) struct RecordsState {
     pub(crate) expiry_generation: u64,
     /// When the expiry timer fires.
     pub(crate) expiry_at: Option<UnixTime>,
+}
+
+impl RecordsState {
+    /// Arms the purge timer for the store's next expiry.
+    pub(crate) fn arm_expiry(&mut self, store: &impl RecordStore, now: Now, out: &mut Out) {
+        self.expiry_at = None;
+        if let Ok(Some(next)) = store.next_expiry() {
+            self.note_expiry(now, next, out);
+        }
+    }
+
+    /// A record expiring at `t` is stored: make sure the purge runs by then.
+    pub(crate) fn note_expiry(&mut self, now: Now, t: UnixTime, out: &mut Out) {
+        if self.expiry_at.is_some_and(|at| at <= t) {
+            return;
+        }
+        let t = t.max(now.unix.saturating_add(MIN_PURGE_GAP));
+        self.expiry_at = Some(t);
+        self.expiry_generation += 1;
+        let generation = self.expiry_generation;
+        out.set_timer(instant_of(now, t), Timer(TimerKind::Expiry { generation }));
+    }
+}
+
+/// The instant at which the wall clock reads `t` (assuming it runs with the monotonic
+/// clock).
+fn instant_of(now: Now, t: UnixTime) -> Instant {
+    now.instant + t.saturating_since(now.unix)
 }
 
 /// The expiry purge runs at least this long after the previous one ([MS-PPGRH] 3.1.6.7
@@ -235,32 +265,6 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
 
     // ----- expiry -----------------------------------------------------------------------
 
-    /// The instant at which the wall clock reads `t` (assuming it runs with the
-    /// monotonic clock).
-    fn instant_of(now: Now, t: UnixTime) -> Instant {
-        now.instant + t.saturating_since(now.unix)
-    }
-
-    /// Arms the purge timer for the store's next expiry.
-    pub(crate) fn arm_expiry(&mut self, now: Now, out: &mut Out) {
-        self.records.expiry_at = None;
-        if let Ok(Some(next)) = self.store.next_expiry() {
-            self.note_expiry(now, next, out);
-        }
-    }
-
-    /// A record expiring at `t` is stored: make sure the purge runs by then.
-    pub(crate) fn note_expiry(&mut self, now: Now, t: UnixTime, out: &mut Out) {
-        if self.records.expiry_at.is_some_and(|at| at <= t) {
-            return;
-        }
-        let t = t.max(now.unix.saturating_add(MIN_PURGE_GAP));
-        self.records.expiry_at = Some(t);
-        self.records.expiry_generation += 1;
-        let generation = self.records.expiry_generation;
-        self.set_timer(Self::instant_of(now, t), TimerKind::Expiry { generation }, out);
-    }
-
     /// Removes records the provider no longer accepts (a revocation invalidated their
     /// signer): no tombstone, nothing flooded; every replica that learns the revocation
     /// removes the same records (`graph.md` §7.5).
@@ -287,7 +291,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 source: RecordSource::Provider,
             });
             if r.record_type() == PRESENCE_TYPE {
-                self.presence_changed(r, RecordChange::Invalidated, out);
+                self.presence.changed(self.me.node, r, RecordChange::Invalidated, out);
             }
         }
     }
@@ -312,10 +316,10 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 source: RecordSource::Expiry,
             });
             if r.record_type() == PRESENCE_TYPE {
-                self.presence_changed(r, RecordChange::Expired, out);
+                self.presence.changed(self.me.node, r, RecordChange::Expired, out);
             }
         }
         self.records.deferred.retain(|_, d| !d.record.is_expired(now.unix));
-        self.arm_expiry(now, out);
+        self.records.arm_expiry(&self.store, now, out);
     }
 }

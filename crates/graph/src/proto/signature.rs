@@ -15,7 +15,7 @@ use peergroup_base::{Instant, NodeId, Now, PeerAddr};
 use rand::Rng;
 use rand::seq::IndexedRandom;
 
-use crate::proto::api::TimerKind;
+use crate::proto::api::{Timer, TimerKind};
 use crate::proto::message::{Beacon, LinkKind, Message, Priority};
 use crate::proto::node::{GraphNode, Out};
 use crate::proto::security::SecurityProvider;
@@ -66,6 +66,42 @@ impl Beacons {
     pub(crate) fn new(me: NodeId) -> Self {
         Beacons { signature: SignatureState::new(me), parent: None, probes: VecDeque::new() }
     }
+
+    /// Whether the signature held is alive: our own, or heard within `lifetime`.
+    pub(crate) fn fresh(&self, me: NodeId, now: Now, lifetime: Duration) -> bool {
+        self.signature.node == me || now.instant - self.signature.emitted <= lifetime
+    }
+
+    /// Sets the beacon timer (of the current generation) for `at`.
+    fn arm_timer(&self, at: Instant, out: &mut Out) {
+        let generation = self.signature.timer;
+        out.set_timer(at, Timer(TimerKind::Beacon { generation }));
+    }
+
+    /// Starts over from our own id (the signature node went silent, or was our
+    /// neighbour and failed); we beacon after the back-off unless a lower node speaks
+    /// first.
+    fn reset(&mut self, me: NodeId, now: Now, out: &mut Out) {
+        self.signature.node = me;
+        self.signature.round = self.signature.own_round;
+        self.signature.emitted = now.instant;
+        self.signature.depth = 0;
+        self.parent = None;
+        self.signature.timer += 1;
+        self.arm_timer(now.instant + signature_backoff(&me), out);
+    }
+
+    /// The beacon of the current round as this node passes it on.
+    fn current(&self, now: Now) -> Beacon {
+        let age = (now.instant - self.signature.emitted).as_millis();
+        Beacon {
+            node: self.signature.node,
+            round: self.signature.round,
+            age_ms: u32::try_from(age).unwrap_or(u32::MAX),
+            hops: self.signature.depth,
+            withdrawn: false,
+        }
+    }
 }
 
 /// A neighbour link's place in the flooding tree.
@@ -105,36 +141,12 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         self.beacons.signature = SignatureState::new(self.me.node);
         self.beacons.signature.emitted = now.instant;
         let at = now.instant + signature_backoff(&self.me.node);
-        self.beacon_timer(at, out);
-    }
-
-    fn beacon_timer(&mut self, at: Instant, out: &mut Out) {
-        let generation = self.beacons.signature.timer;
-        self.set_timer(at, TimerKind::Beacon { generation }, out);
-    }
-
-    pub(crate) fn signature_fresh(&self, now: Now) -> bool {
-        self.beacons.signature.node == self.me.node
-            || now.instant - self.beacons.signature.emitted <= self.config.beacons.beacon_lifetime
-    }
-
-    /// Starts over from our own id (the signature node went silent, or was our
-    /// neighbour and failed); we beacon after the back-off unless a lower node speaks
-    /// first.
-    fn reset_signature(&mut self, now: Now, out: &mut Out) {
-        self.beacons.signature.node = self.me.node;
-        self.beacons.signature.round = self.beacons.signature.own_round;
-        self.beacons.signature.emitted = now.instant;
-        self.beacons.signature.depth = 0;
-        self.beacons.parent = None;
-        self.beacons.signature.timer += 1;
-        let at = now.instant + signature_backoff(&self.me.node);
-        self.beacon_timer(at, out);
+        self.beacons.arm_timer(at, out);
     }
 
     pub(crate) fn on_beacon_timer(&mut self, now: Now, out: &mut Out) {
-        if !self.signature_fresh(now) {
-            self.reset_signature(now, out);
+        if !self.beacons.fresh(self.me.node, now, self.config.beacons.beacon_lifetime) {
+            self.beacons.reset(self.me.node, now, out);
             return;
         }
         if self.beacons.signature.node == self.me.node {
@@ -158,25 +170,14 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             }
         }
         let at = now.instant + self.config.beacons.beacon_interval;
-        self.beacon_timer(at, out);
-    }
-
-    fn current_beacon(&self, now: Now) -> Beacon {
-        let age = (now.instant - self.beacons.signature.emitted).as_millis();
-        Beacon {
-            node: self.beacons.signature.node,
-            round: self.beacons.signature.round,
-            age_ms: u32::try_from(age).unwrap_or(u32::MAX),
-            hops: self.beacons.signature.depth,
-            withdrawn: false,
-        }
+        self.beacons.arm_timer(at, out);
     }
 
     pub(crate) fn send_beacon_to(&mut self, now: Now, peer: PeerAddr, out: &mut Out) {
-        if self.signature_fresh(now)
+        if self.beacons.fresh(self.me.node, now, self.config.beacons.beacon_lifetime)
             && (self.beacons.signature.round > 0 || self.beacons.signature.node != self.me.node)
         {
-            let b = self.current_beacon(now);
+            let b = self.beacons.current(now);
             self.send(peer, Message::Beacon(b), out);
         }
     }
@@ -192,7 +193,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         for p in peers {
             self.send(p, Message::Beacon(w), out);
         }
-        self.reset_signature(now, out);
+        self.beacons.reset(self.me.node, now, out);
     }
 
     pub(crate) fn on_beacon(&mut self, now: Now, from: PeerAddr, b: Beacon, out: &mut Out) {
@@ -220,7 +221,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         if age > self.config.beacons.beacon_lifetime {
             return;
         }
-        let fresh = self.signature_fresh(now);
+        let fresh = self.beacons.fresh(self.me.node, now, self.config.beacons.beacon_lifetime);
         let better = !fresh
             || b.node < self.beacons.signature.node
             || (b.node == self.beacons.signature.node && b.round > self.beacons.signature.round);
@@ -296,7 +297,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     /// depth below ours, earliest first: a node of smaller depth is never one of our
     /// descendants, and depths only shrink by such a change, so parents never form a
     /// cycle.
-    pub(crate) fn parent_lost(&mut self, now: Now, lost: NodeId, gone: bool, out: &mut Out) {
+    fn parent_lost(&mut self, now: Now, lost: NodeId, gone: bool, out: &mut Out) {
         self.beacons.parent = None;
         if lost == self.beacons.signature.node {
             if gone {
@@ -325,12 +326,28 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         }
     }
 
+    /// A neighbour is gone: if it was the tree parent or the signature node, find a new
+    /// parent (or withdraw the signature, if `gone`).
+    pub(crate) fn beacons_neighbour_down(
+        &mut self,
+        now: Now,
+        node: NodeId,
+        gone: bool,
+        out: &mut Out,
+    ) {
+        if self.beacons.parent == Some(node) || self.beacons.signature.node == node {
+            self.parent_lost(now, node, gone, out);
+        }
+    }
+
     // ----- partition probes -------------------------------------------------------------
 
     pub(crate) fn on_probe_timer(&mut self, now: Now, out: &mut Out) {
         let next = self.jitter(self.config.beacons.probe_interval, 0.5);
         self.set_timer(now.instant + next, TimerKind::Probe, out);
-        if self.neighbours.is_empty() || !self.signature_fresh(now) {
+        if self.neighbours.is_empty()
+            || !self.beacons.fresh(self.me.node, now, self.config.beacons.beacon_lifetime)
+        {
             return;
         }
         let population = self.presence.known.len().max(self.topology.passive.len()).max(1) as f64;
@@ -374,7 +391,9 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     ) {
         let ours = self.beacons.signature.node;
         self.send(from, Message::ProbeReply { nonce, signature: ours }, out);
-        if signature < ours && self.signature_fresh(now) {
+        if signature < ours
+            && self.beacons.fresh(self.me.node, now, self.config.beacons.beacon_lifetime)
+        {
             self.heal(now, from, out);
         }
     }

@@ -568,4 +568,49 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         }
         self.pump(now, from, st, out);
     }
+
+    /// Drops the neighbours whose synchronisation has run longer than `sync_timeout`
+    /// (the reconciliation has no timers of its own, `reconcile.md` §8.4).
+    pub(crate) fn drop_stalled_syncs(&mut self, now: Now, out: &mut Out) {
+        let timeout = self.config.sync.sync_timeout;
+        let stalled: Vec<NodeId> = self
+            .neighbours
+            .values()
+            .filter(|l| l.sync.running.as_ref().is_some_and(|s| now.instant - s.started > timeout))
+            .map(|l| l.peer.node)
+            .collect();
+        for node in stalled {
+            self.drop_neighbour(now, node, DisconnectReason::SyncTimeout, out);
+        }
+    }
+
+    /// Anti-entropy (§8.6): re-synchronises with the neighbours this node opened the first
+    /// synchronisation with, once `resync_interval` has passed since the last one finished.
+    /// Flooding is best effort — a message lost to a full queue or a crash between two
+    /// hops is not retransmitted — and a reconciliation of identical stores costs a few
+    /// hundred bytes, so this bounds how long any loss lasts.
+    ///
+    /// At most one re-synchronisation starts per round (the neighbour waiting longest), so
+    /// a node reads its store for this at most once per maintenance interval.
+    pub(crate) fn resync_due(&mut self, now: Now, out: &mut Out) {
+        let Some(interval) = self.config.sync.resync_interval else {
+            return;
+        };
+        let due = self
+            .neighbours
+            .values()
+            .filter(|l| {
+                l.sync.initiator
+                    && l.sync.synchronized
+                    && l.sync.running.is_none()
+                    && now.instant - l.sync.last >= interval
+            })
+            .min_by_key(|l| l.sync.last)
+            .map(|l| l.peer);
+        if let Some(peer) = due {
+            let settle = self.config.sync.resync_settle.as_millis() as u64;
+            let cutoff = UnixTime::from_millis(now.unix.as_millis().saturating_sub(settle));
+            self.start_sync(now, peer, true, Some(cutoff), out);
+        }
+    }
 }

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use peergroup_base::{Instant, NodeId, Now, PeerAddr, PeerName, UnixTime};
+use peergroup_base::{Instant, NodeId, Now, PeerAddr, PeerName};
 use rand::Rng;
 use rand::seq::{IndexedRandom, SliceRandom};
 
@@ -429,8 +429,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         self.counters.neighbours_connected += 1;
         self.topology.connection_required = false;
         out.emit(Event::Neighbour { peer, change: ConnectionChange::Connected });
-        self.start_sync(now, peer, initiator, None, out);
-        self.send_beacon_to(now, peer, out);
+        self.neighbour_up(now, peer, initiator, out);
     }
 
     fn add_direct(
@@ -473,9 +472,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         };
         self.counters.neighbours_lost += 1;
         out.emit(Event::Neighbour { peer: l.peer, change: ConnectionChange::Disconnected });
-        if self.beacons.parent == Some(node) || self.beacons.signature.node == node {
-            self.parent_lost(now, node, gone, out);
-        }
+        self.neighbour_down(now, node, gone, out);
         self.repair(now, out);
     }
 
@@ -542,6 +539,12 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             self.topology.connection_required = true;
             out.emit(Event::ConnectionRequired);
         }
+    }
+
+    /// The priority of a repair connect: high below `min_neighbours`, low otherwise.
+    fn priority_for_repair(&self) -> Priority {
+        let (min, _, _) = self.config.topology.bounds();
+        if self.neighbours.len() < min { Priority::High } else { Priority::Low }
     }
 
     fn usable(&self, now: Now, p: &PeerAddr) -> bool {
@@ -729,19 +732,9 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         }
     }
 
-    pub(crate) fn on_maintenance(&mut self, now: Now, out: &mut Out) {
-        let next = self.jitter(self.config.topology.maintenance_interval, 0.1);
-        self.set_timer(now.instant + next, TimerKind::Maintenance, out);
-        let timeout = self.config.sync.sync_timeout;
-        let stalled: Vec<NodeId> = self
-            .neighbours
-            .values()
-            .filter(|l| l.sync.running.as_ref().is_some_and(|s| now.instant - s.started > timeout))
-            .map(|l| l.peer.node)
-            .collect();
-        for node in stalled {
-            self.drop_neighbour(now, node, DisconnectReason::SyncTimeout, out);
-        }
+    /// Topology's part of the maintenance round: forgets old failures, trims to
+    /// `max_neighbours` and repairs below `ideal_neighbours`.
+    pub(crate) fn topology_round(&mut self, now: Now, out: &mut Out) {
         while self.topology.failed.front().is_some_and(|(_, at)| now.instant - *at >= FAILED_FOR) {
             self.topology.failed.pop_front();
         }
@@ -751,44 +744,11 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         }
         self.topology.connection_required = false;
         self.repair(now, out);
-        self.release_held(now, out);
-        self.resync_due(now, out);
     }
 
-    /// Anti-entropy (§8.6): re-synchronises with the neighbours this node opened the first
-    /// synchronisation with, once `resync_interval` has passed since the last one finished.
-    /// Flooding is best effort — a message lost to a full queue or a crash between two
-    /// hops is not retransmitted — and a reconciliation of identical stores costs a few
-    /// hundred bytes, so this bounds how long any loss lasts.
-    ///
-    /// At most one re-synchronisation starts per round (the neighbour waiting longest), so
-    /// a node reads its store for this at most once per maintenance interval.
-    fn resync_due(&mut self, now: Now, out: &mut Out) {
-        let Some(interval) = self.config.sync.resync_interval else {
-            return;
-        };
-        let due = self
-            .neighbours
-            .values()
-            .filter(|l| {
-                l.sync.initiator
-                    && l.sync.synchronized
-                    && l.sync.running.is_none()
-                    && now.instant - l.sync.last >= interval
-            })
-            .min_by_key(|l| l.sync.last)
-            .map(|l| l.peer);
-        if let Some(peer) = due {
-            let settle = self.config.sync.resync_settle.as_millis() as u64;
-            let cutoff = UnixTime::from_millis(now.unix.as_millis().saturating_sub(settle));
-            self.start_sync(now, peer, true, Some(cutoff), out);
-        }
-    }
-
-    /// Leaves the graph: deletes the presence record, says goodbye, stops.
-    pub(crate) fn close(&mut self, now: Now, out: &mut Out) {
-        self.withdraw_presence(now, out);
-        self.flush_announcements(out);
+    /// Topology's part of closing: says goodbye to every neighbour and direct peer and
+    /// forgets them, and the connects in flight.
+    pub(crate) fn disconnect_all(&mut self, out: &mut Out) {
         let neighbours: Vec<NodeId> = self.neighbours.keys().copied().collect();
         for node in neighbours {
             if let Some(peer) = self.neighbours.get(&node).map(|l| l.peer) {
@@ -815,7 +775,5 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         }
         self.directs.clear();
         self.topology.pending.clear();
-        self.flooding.missing.clear();
-        self.closed = true;
     }
 }
