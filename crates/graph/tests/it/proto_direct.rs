@@ -2,7 +2,7 @@
 //! neighbour connections, connection events, limits.
 #![allow(clippy::unwrap_used)]
 
-mod harness;
+use crate::harness;
 
 use harness::*;
 use peergroup_graph::proto::{

@@ -2,7 +2,7 @@
 //! proportional to the difference, not to the database; security records come first.
 #![allow(clippy::unwrap_used)]
 
-mod harness;
+use crate::harness;
 
 use std::time::Duration;
 

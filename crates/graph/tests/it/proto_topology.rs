@@ -2,7 +2,7 @@
 //! and healing, refused duplicate and self connections, churn.
 #![allow(clippy::unwrap_used)]
 
-mod harness;
+use crate::harness;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
