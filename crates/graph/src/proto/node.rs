@@ -19,7 +19,7 @@ use crate::proto::message::{LinkKind, Message, MessageLimits, SyncMessage};
 use crate::proto::presence::PresenceState;
 use crate::proto::records::RecordsState;
 use crate::proto::security::{ProviderContext, SecurityProvider, StoreView, Validation};
-use crate::proto::signature::{Beacons, TreeLink};
+use crate::proto::signature::{BeaconIo, Beacons, TreeLink};
 use crate::proto::sync::SyncLink;
 use crate::proto::topology::TopologyState;
 use crate::record::Record;
@@ -357,7 +357,8 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         let probe = self.config.beacons.probe_interval;
         let first = self.jitter(probe, 0.5);
         self.set_timer(now.instant + first, TimerKind::Probe, out);
-        self.start_signature(now, out);
+        let (beacons, mut io) = self.beacons_io(out);
+        beacons.start(&mut io, now);
         self.records.arm_expiry(&self.store, now, out);
         self.presence.load(&self.store, self.me.node, now.unix);
         if self.config.presence.publish_presence {
@@ -424,7 +425,10 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                     Message::Graft(items) => self.on_graft(now, from, &items, out),
                     Message::Prune => self.on_prune(from, out),
                     Message::Sync(s) => self.on_sync(now, from, s, out),
-                    Message::Beacon(b) => self.on_beacon(now, from, b, out),
+                    Message::Beacon(b) => {
+                        let (beacons, mut io) = self.beacons_io(out);
+                        beacons.on_beacon(&mut io, now, from, b);
+                    }
                     _ => {}
                 }
             }
@@ -503,7 +507,8 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             TimerKind::Shuffle => self.on_shuffle_timer(now, out),
             TimerKind::Beacon { generation } => {
                 if generation == self.beacons.signature.timer {
-                    self.on_beacon_timer(now, out);
+                    let (beacons, mut io) = self.beacons_io(out);
+                    beacons.on_timer(&mut io, now);
                 }
             }
             TimerKind::Probe => self.on_probe_timer(now, out),
@@ -523,6 +528,21 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         }
     }
 
+    /// The beacons and, borrowed apart from them, what they act on.
+    pub(crate) fn beacons_io<'a>(
+        &'a mut self,
+        out: &'a mut Out,
+    ) -> (&'a mut Beacons, BeaconIo<'a>) {
+        let io = BeaconIo {
+            me: self.me.node,
+            config: &self.config.beacons,
+            links: &mut self.neighbours,
+            counters: &mut self.counters,
+            out,
+        };
+        (&mut self.beacons, io)
+    }
+
     /// Topology made a neighbour: synchronisation starts (`initiator` if this node asked
     /// for the connection) and the beacons tell it the current signature.
     pub(crate) fn neighbour_up(
@@ -533,14 +553,16 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         out: &mut Out,
     ) {
         self.start_sync(now, peer, initiator, None, out);
-        self.send_beacon_to(now, peer, out);
+        let (beacons, mut io) = self.beacons_io(out);
+        beacons.send_to(&mut io, now, peer);
     }
 
     /// Topology lost a neighbour (`gone` if it failed or left the graph, rather than
     /// dropping only this connection): the beacons find a new tree parent if needed. Its
     /// synchronisation and announcement queue went with its link.
     pub(crate) fn neighbour_down(&mut self, now: Now, node: NodeId, gone: bool, out: &mut Out) {
-        self.beacons_neighbour_down(now, node, gone, out);
+        let (beacons, mut io) = self.beacons_io(out);
+        beacons.neighbour_down(&mut io, now, node, gone);
     }
 
     /// Leaves the graph: deletes the presence record, flushes the announcements, says

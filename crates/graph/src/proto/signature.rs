@@ -8,16 +8,17 @@
 //! that notice. A few nodes per component probe a random known node now and then; two
 //! nodes that find different signatures connect, which heals a partition.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use peergroup_base::{Instant, NodeId, Now, PeerAddr};
 use rand::Rng;
 use rand::seq::IndexedRandom;
 
-use crate::proto::api::{Timer, TimerKind};
+use crate::proto::api::{Counters, Timer, TimerKind};
+use crate::proto::config::BeaconConfig;
 use crate::proto::message::{Beacon, LinkKind, Message, Priority};
-use crate::proto::node::{GraphNode, Out};
+use crate::proto::node::{GraphNode, Link, Out};
 use crate::proto::security::SecurityProvider;
 use crate::store::RecordStore;
 
@@ -104,6 +105,226 @@ impl Beacons {
     }
 }
 
+/// What the beacons act on besides their own state, borrowed from the node for one input
+/// ([`GraphNode::beacons_io`]): the neighbour links (the tree is theirs), the counters and
+/// the outbox.
+pub(crate) struct BeaconIo<'a> {
+    pub(crate) me: NodeId,
+    pub(crate) config: &'a BeaconConfig,
+    pub(crate) links: &'a mut BTreeMap<NodeId, Link>,
+    pub(crate) counters: &'a mut Counters,
+    pub(crate) out: &'a mut Out,
+}
+
+impl BeaconIo<'_> {
+    fn send(&mut self, to: PeerAddr, msg: Message) {
+        self.counters.messages_sent += 1;
+        self.out.send(to, msg);
+    }
+}
+
+impl Beacons {
+    /// Starts at our own id: we beacon after the back-off unless a lower node speaks first.
+    pub(crate) fn start(&mut self, io: &mut BeaconIo<'_>, now: Now) {
+        self.signature = SignatureState::new(io.me);
+        self.signature.emitted = now.instant;
+        let at = now.instant + signature_backoff(&io.me);
+        self.arm_timer(at, io.out);
+    }
+
+    /// The beacon timer: the signature node emits a round; a stale signature is dropped.
+    pub(crate) fn on_timer(&mut self, io: &mut BeaconIo<'_>, now: Now) {
+        if !self.fresh(io.me, now, io.config.beacon_lifetime) {
+            self.reset(io.me, now, io.out);
+            return;
+        }
+        if self.signature.node == io.me {
+            // Rounds follow the wall clock, so they keep increasing across restarts.
+            self.signature.own_round = (self.signature.own_round + 1).max(now.unix.as_millis());
+            self.signature.round = self.signature.own_round;
+            self.signature.emitted = now.instant;
+            self.signature.depth = 0;
+            self.parent = None;
+            let b = Beacon {
+                node: io.me,
+                round: self.signature.round,
+                age_ms: 0,
+                hops: 0,
+                withdrawn: false,
+            };
+            let peers: Vec<PeerAddr> = io.links.values().map(|l| l.peer).collect();
+            for p in peers {
+                io.send(p, Message::Beacon(b));
+            }
+        }
+        let at = now.instant + io.config.beacon_interval;
+        self.arm_timer(at, io.out);
+    }
+
+    /// Gives a neighbour the current round, if we hold a live one.
+    pub(crate) fn send_to(&self, io: &mut BeaconIo<'_>, now: Now, peer: PeerAddr) {
+        if self.fresh(io.me, now, io.config.beacon_lifetime)
+            && (self.signature.round > 0 || self.signature.node != io.me)
+        {
+            let b = self.current(now);
+            io.send(peer, Message::Beacon(b));
+        }
+    }
+
+    /// The signature node failed: forget its rounds up to the current one, tell the
+    /// neighbours (a withdrawal floods once through the component) and start over.
+    fn withdraw(&mut self, io: &mut BeaconIo<'_>, now: Now, except: Option<NodeId>) {
+        let (node, round) = (self.signature.node, self.signature.round);
+        self.signature.dead = Some((node, round));
+        let w = Beacon { node, round, age_ms: 0, hops: 0, withdrawn: true };
+        let peers: Vec<PeerAddr> =
+            io.links.values().map(|l| l.peer).filter(|p| Some(p.node) != except).collect();
+        for p in peers {
+            io.send(p, Message::Beacon(w));
+        }
+        self.reset(io.me, now, io.out);
+    }
+
+    /// A beacon (or a withdrawal) from a neighbour.
+    pub(crate) fn on_beacon(&mut self, io: &mut BeaconIo<'_>, now: Now, from: PeerAddr, b: Beacon) {
+        if b.withdrawn {
+            if b.node == self.signature.node && b.node != io.me && self.signature.round <= b.round {
+                self.withdraw(io, now, Some(from.node));
+            }
+            return;
+        }
+        if let Some((node, round)) = self.signature.dead
+            && node == b.node
+            && b.round <= round
+        {
+            // The neighbour still follows a signature we know failed: tell it. Parts of
+            // the graph that the withdrawal's flood missed (it was split when the node
+            // failed) learn it here, where they meet the rest again.
+            let w = Beacon { node, round, age_ms: 0, hops: 0, withdrawn: true };
+            io.send(from, Message::Beacon(w));
+            return;
+        }
+        let age = Duration::from_millis(u64::from(b.age_ms));
+        if age > io.config.beacon_lifetime {
+            return;
+        }
+        let fresh = self.fresh(io.me, now, io.config.beacon_lifetime);
+        let better = !fresh
+            || b.node < self.signature.node
+            || (b.node == self.signature.node && b.round > self.signature.round);
+        if let Some(l) = io.links.get_mut(&from.node) {
+            l.tree.beacon = Some((b.node, b.round, b.hops, now.instant));
+        }
+        if better {
+            self.adopt_parent(io, from);
+            self.signature.node = b.node;
+            self.signature.round = b.round;
+            self.signature.depth = b.hops.saturating_add(1);
+            self.signature.emitted = Instant::from_micros(
+                now.instant
+                    .as_micros()
+                    .saturating_sub(u64::try_from(age.as_micros()).unwrap_or(u64::MAX)),
+            );
+            let fwd = Beacon { hops: self.signature.depth, ..b };
+            let peers: Vec<PeerAddr> =
+                io.links.values().map(|l| l.peer).filter(|p| p.node != from.node).collect();
+            for p in peers {
+                io.send(p, Message::Beacon(fwd));
+            }
+        } else if b.node > self.signature.node {
+            // The neighbour is behind: give it ours ("a newer copy goes back").
+            self.send_to(io, now, from);
+        } else if b.node == self.signature.node
+            && b.round == self.signature.round
+            && self.parent != Some(from.node)
+        {
+            // A later copy of the current round: the neighbour got the round from someone
+            // else (nobody sends a round back to where it came from) and is not our
+            // parent, so the link is not a tree link — nor needed for repair any more,
+            // the round having reached us. Make it lazy.
+            if let Some(l) = io.links.get_mut(&from.node)
+                && l.tree.eager
+            {
+                l.tree.eager = false;
+                l.tree.child = false;
+                l.tree.repair = false;
+                io.counters.prunes_sent += 1;
+                io.send(from, Message::Prune);
+            }
+        }
+    }
+
+    /// The first copy of a beacon round came from `from`: it is the tree parent (the
+    /// tree is the first-arrival tree of the signature node's beacons, `graph.md` §7.2).
+    /// Tell it with an empty `Graft`, and prune the previous parent.
+    fn adopt_parent(&mut self, io: &mut BeaconIo<'_>, from: PeerAddr) {
+        if self.parent == Some(from.node) {
+            return;
+        }
+        let old = self.parent.replace(from.node);
+        if let Some(l) = io.links.get_mut(&from.node) {
+            l.tree.eager = true;
+            l.tree.child = false;
+        }
+        io.send(from, Message::Graft(Vec::new()));
+        if let Some(old) = old
+            && let Some(l) = io.links.get_mut(&old)
+            && !l.tree.child
+        {
+            l.tree.eager = false;
+            l.tree.repair = false;
+            let peer = l.peer;
+            io.counters.prunes_sent += 1;
+            io.send(peer, Message::Prune);
+        }
+    }
+
+    /// The tree parent is gone. If it was the signature node itself and it failed or left,
+    /// withdraw its signature. Otherwise take as parent the neighbour that reported the current round at a
+    /// depth below ours, earliest first: a node of smaller depth is never one of our
+    /// descendants, and depths only shrink by such a change, so parents never form a
+    /// cycle.
+    fn parent_lost(&mut self, io: &mut BeaconIo<'_>, now: Now, lost: NodeId, gone: bool) {
+        self.parent = None;
+        if lost == self.signature.node {
+            if gone {
+                self.withdraw(io, now, None);
+            }
+            return;
+        }
+        let (node, round, depth) =
+            (self.signature.node, self.signature.round, self.signature.depth);
+        let backup = io
+            .links
+            .values()
+            .filter_map(|l| match l.tree.beacon {
+                Some((n, r, h, at)) if n == node && r == round && h < depth => {
+                    Some((at, h, l.peer))
+                }
+                _ => None,
+            })
+            .min_by_key(|&(at, h, _)| (at, h));
+        if let Some((_, h, peer)) = backup {
+            self.signature.depth = h.saturating_add(1);
+            self.adopt_parent(io, peer);
+        }
+    }
+
+    /// A neighbour is gone: if it was the tree parent or the signature node, find a new
+    /// parent (or withdraw the signature, if `gone`).
+    pub(crate) fn neighbour_down(
+        &mut self,
+        io: &mut BeaconIo<'_>,
+        now: Now,
+        node: NodeId,
+        gone: bool,
+    ) {
+        if self.parent == Some(node) || self.signature.node == node {
+            self.parent_lost(io, now, node, gone);
+        }
+    }
+}
+
 /// A neighbour link's place in the flooding tree.
 #[derive(Debug, Default)]
 pub(crate) struct TreeLink {
@@ -136,209 +357,6 @@ pub(crate) fn signature_backoff(node: &NodeId) -> Duration {
 
 impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     // ----- signature and tree -----------------------------------------------------------
-
-    pub(crate) fn start_signature(&mut self, now: Now, out: &mut Out) {
-        self.beacons.signature = SignatureState::new(self.me.node);
-        self.beacons.signature.emitted = now.instant;
-        let at = now.instant + signature_backoff(&self.me.node);
-        self.beacons.arm_timer(at, out);
-    }
-
-    pub(crate) fn on_beacon_timer(&mut self, now: Now, out: &mut Out) {
-        if !self.beacons.fresh(self.me.node, now, self.config.beacons.beacon_lifetime) {
-            self.beacons.reset(self.me.node, now, out);
-            return;
-        }
-        if self.beacons.signature.node == self.me.node {
-            // Rounds follow the wall clock, so they keep increasing across restarts.
-            self.beacons.signature.own_round =
-                (self.beacons.signature.own_round + 1).max(now.unix.as_millis());
-            self.beacons.signature.round = self.beacons.signature.own_round;
-            self.beacons.signature.emitted = now.instant;
-            self.beacons.signature.depth = 0;
-            self.beacons.parent = None;
-            let b = Beacon {
-                node: self.me.node,
-                round: self.beacons.signature.round,
-                age_ms: 0,
-                hops: 0,
-                withdrawn: false,
-            };
-            let peers: Vec<PeerAddr> = self.neighbours.values().map(|l| l.peer).collect();
-            for p in peers {
-                self.send(p, Message::Beacon(b), out);
-            }
-        }
-        let at = now.instant + self.config.beacons.beacon_interval;
-        self.beacons.arm_timer(at, out);
-    }
-
-    pub(crate) fn send_beacon_to(&mut self, now: Now, peer: PeerAddr, out: &mut Out) {
-        if self.beacons.fresh(self.me.node, now, self.config.beacons.beacon_lifetime)
-            && (self.beacons.signature.round > 0 || self.beacons.signature.node != self.me.node)
-        {
-            let b = self.beacons.current(now);
-            self.send(peer, Message::Beacon(b), out);
-        }
-    }
-
-    /// The signature node failed: forget its rounds up to the current one, tell the
-    /// neighbours (a withdrawal floods once through the component) and start over.
-    fn withdraw_signature(&mut self, now: Now, except: Option<NodeId>, out: &mut Out) {
-        let (node, round) = (self.beacons.signature.node, self.beacons.signature.round);
-        self.beacons.signature.dead = Some((node, round));
-        let w = Beacon { node, round, age_ms: 0, hops: 0, withdrawn: true };
-        let peers: Vec<PeerAddr> =
-            self.neighbours.values().map(|l| l.peer).filter(|p| Some(p.node) != except).collect();
-        for p in peers {
-            self.send(p, Message::Beacon(w), out);
-        }
-        self.beacons.reset(self.me.node, now, out);
-    }
-
-    pub(crate) fn on_beacon(&mut self, now: Now, from: PeerAddr, b: Beacon, out: &mut Out) {
-        if b.withdrawn {
-            if b.node == self.beacons.signature.node
-                && b.node != self.me.node
-                && self.beacons.signature.round <= b.round
-            {
-                self.withdraw_signature(now, Some(from.node), out);
-            }
-            return;
-        }
-        if let Some((node, round)) = self.beacons.signature.dead
-            && node == b.node
-            && b.round <= round
-        {
-            // The neighbour still follows a signature we know failed: tell it. Parts of
-            // the graph that the withdrawal's flood missed (it was split when the node
-            // failed) learn it here, where they meet the rest again.
-            let w = Beacon { node, round, age_ms: 0, hops: 0, withdrawn: true };
-            self.send(from, Message::Beacon(w), out);
-            return;
-        }
-        let age = Duration::from_millis(u64::from(b.age_ms));
-        if age > self.config.beacons.beacon_lifetime {
-            return;
-        }
-        let fresh = self.beacons.fresh(self.me.node, now, self.config.beacons.beacon_lifetime);
-        let better = !fresh
-            || b.node < self.beacons.signature.node
-            || (b.node == self.beacons.signature.node && b.round > self.beacons.signature.round);
-        if let Some(l) = self.neighbours.get_mut(&from.node) {
-            l.tree.beacon = Some((b.node, b.round, b.hops, now.instant));
-        }
-        if better {
-            self.adopt_parent(from, out);
-            self.beacons.signature.node = b.node;
-            self.beacons.signature.round = b.round;
-            self.beacons.signature.depth = b.hops.saturating_add(1);
-            self.beacons.signature.emitted = Instant::from_micros(
-                now.instant
-                    .as_micros()
-                    .saturating_sub(u64::try_from(age.as_micros()).unwrap_or(u64::MAX)),
-            );
-            let fwd = Beacon { hops: self.beacons.signature.depth, ..b };
-            let peers: Vec<PeerAddr> =
-                self.neighbours.values().map(|l| l.peer).filter(|p| p.node != from.node).collect();
-            for p in peers {
-                self.send(p, Message::Beacon(fwd), out);
-            }
-        } else if b.node > self.beacons.signature.node {
-            // The neighbour is behind: give it ours ("a newer copy goes back").
-            self.send_beacon_to(now, from, out);
-        } else if b.node == self.beacons.signature.node
-            && b.round == self.beacons.signature.round
-            && self.beacons.parent != Some(from.node)
-        {
-            // A later copy of the current round: the neighbour got the round from someone
-            // else (nobody sends a round back to where it came from) and is not our
-            // parent, so the link is not a tree link — nor needed for repair any more,
-            // the round having reached us. Make it lazy.
-            if let Some(l) = self.neighbours.get_mut(&from.node)
-                && l.tree.eager
-            {
-                l.tree.eager = false;
-                l.tree.child = false;
-                l.tree.repair = false;
-                self.counters.prunes_sent += 1;
-                self.send(from, Message::Prune, out);
-            }
-        }
-    }
-
-    /// The first copy of a beacon round came from `from`: it is the tree parent (the
-    /// tree is the first-arrival tree of the signature node's beacons, `graph.md` §7.2).
-    /// Tell it with an empty `Graft`, and prune the previous parent.
-    fn adopt_parent(&mut self, from: PeerAddr, out: &mut Out) {
-        if self.beacons.parent == Some(from.node) {
-            return;
-        }
-        let old = self.beacons.parent.replace(from.node);
-        if let Some(l) = self.neighbours.get_mut(&from.node) {
-            l.tree.eager = true;
-            l.tree.child = false;
-        }
-        self.send(from, Message::Graft(Vec::new()), out);
-        if let Some(old) = old
-            && let Some(l) = self.neighbours.get_mut(&old)
-            && !l.tree.child
-        {
-            l.tree.eager = false;
-            l.tree.repair = false;
-            let peer = l.peer;
-            self.counters.prunes_sent += 1;
-            self.send(peer, Message::Prune, out);
-        }
-    }
-
-    /// The tree parent is gone. If it was the signature node itself and it failed or left,
-    /// withdraw its signature. Otherwise take as parent the neighbour that reported the current round at a
-    /// depth below ours, earliest first: a node of smaller depth is never one of our
-    /// descendants, and depths only shrink by such a change, so parents never form a
-    /// cycle.
-    fn parent_lost(&mut self, now: Now, lost: NodeId, gone: bool, out: &mut Out) {
-        self.beacons.parent = None;
-        if lost == self.beacons.signature.node {
-            if gone {
-                self.withdraw_signature(now, None, out);
-            }
-            return;
-        }
-        let (node, round, depth) = (
-            self.beacons.signature.node,
-            self.beacons.signature.round,
-            self.beacons.signature.depth,
-        );
-        let backup = self
-            .neighbours
-            .values()
-            .filter_map(|l| match l.tree.beacon {
-                Some((n, r, h, at)) if n == node && r == round && h < depth => {
-                    Some((at, h, l.peer))
-                }
-                _ => None,
-            })
-            .min_by_key(|&(at, h, _)| (at, h));
-        if let Some((_, h, peer)) = backup {
-            self.beacons.signature.depth = h.saturating_add(1);
-            self.adopt_parent(peer, out);
-        }
-    }
-
-    /// A neighbour is gone: if it was the tree parent or the signature node, find a new
-    /// parent (or withdraw the signature, if `gone`).
-    pub(crate) fn beacons_neighbour_down(
-        &mut self,
-        now: Now,
-        node: NodeId,
-        gone: bool,
-        out: &mut Out,
-    ) {
-        if self.beacons.parent == Some(node) || self.beacons.signature.node == node {
-            self.parent_lost(now, node, gone, out);
-        }
-    }
 
     // ----- partition probes -------------------------------------------------------------
 
