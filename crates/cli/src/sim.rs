@@ -210,7 +210,8 @@ pub(crate) fn run(command: SimCommand) -> Result<(), CliError> {
             params.latency_ms = latency_ms;
             params.seed = seed;
             if let Some(s) = resync_secs {
-                params.config.resync_interval = (s > 0).then(|| std::time::Duration::from_secs(s));
+                params.config.sync.resync_interval =
+                    (s > 0).then(|| std::time::Duration::from_secs(s));
             }
             let report = peergroup_graph::scenario::run(&params);
             let text = serde_json::to_string(&report)

@@ -19,7 +19,8 @@
 //!    `crash_fraction` of the members crash at once (no goodbye; their neighbours notice
 //!    through failed sends and keepalives).
 //! 5. **Measure** at the end: the last record's publication plus `drain_rounds` repair
-//!    rounds ([`Config::maintenance_interval`], 5 s each; default 2 rounds).
+//!    rounds ([`maintenance_interval`](crate::proto::TopologyConfig::maintenance_interval),
+//!    5 s each; default 2 rounds).
 //!
 //! # What is measured (over surviving members, during the publishing window)
 //!
@@ -411,6 +412,7 @@ pub fn run(params: &Params) -> Report {
         t.crash_at = (crash_count > 0).then_some(crash_at);
         t.window = params
             .config
+            .topology
             .maintenance_interval
             .checked_mul(params.drain_rounds)
             .unwrap_or(Duration::MAX);
@@ -448,6 +450,7 @@ pub fn run(params: &Params) -> Report {
     let last_publish = plan.last().map_or(t0, |p| p.0);
     let window = params
         .config
+        .topology
         .maintenance_interval
         .checked_mul(params.drain_rounds)
         .unwrap_or(Duration::MAX);

@@ -114,8 +114,8 @@ pub const STORE_FILE: &str = "records.redb";
 pub fn frame_limit(config: &Config, limits: &RecordLimits) -> u32 {
     let largest = [
         limits.max_record_size() as usize,
-        config.sync_batch_bytes,
-        config.reconcile.max_message_bytes,
+        config.sync.sync_batch_bytes,
+        config.sync.reconcile.max_message_bytes,
         config.max_data_bytes,
     ]
     .into_iter()
@@ -410,7 +410,7 @@ where
         };
         let me = PeerAddr { node: endpoint.identity().node_id(), addr };
         let frame_limit = frame_limit(&options.config, store.limits());
-        let connect_timeout = options.config.connect_timeout;
+        let connect_timeout = options.config.topology.connect_timeout;
         let node = GraphNode::new(NodeParams {
             graph: options.graph.clone(),
             me,

@@ -1,15 +1,37 @@
-//! Configuration of a graph node.
+//! Configuration of a graph node, nested by sub-protocol as the node's state is: one part
+//! per file of `proto` (topology, beacons, flooding, synchronisation, records, presence).
 
 use std::time::Duration;
 
 use crate::hlc::HlcConfig;
 
-/// Settings of a [`GraphNode`](crate::proto::GraphNode). Every field's documentation gives
-/// its default and the reason for it; `proto-specs/graph.md` §9.10 lists them together.
+/// Settings of a [`GraphNode`](crate::proto::GraphNode), one part per sub-protocol. Every
+/// field's documentation gives its default and the reason for it; `proto-specs/graph.md`
+/// §9.10 lists them together (by field name).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Config {
-    // ----- topology (graph.md §9) -----
+    /// Topology: see [`TopologyConfig`].
+    pub topology: TopologyConfig,
+    /// The partition signature, the flooding tree and partition probes: see [`BeaconConfig`].
+    pub beacons: BeaconConfig,
+    /// Flooding with lazy push: see [`FloodConfig`].
+    pub flood: FloodConfig,
+    /// Synchronisation on connect and anti-entropy: see [`SyncConfig`].
+    pub sync: SyncConfig,
+    /// Records: deferral and the hybrid logical clock: see [`RecordsConfig`].
+    pub records: RecordsConfig,
+    /// Presence records and the node list: see [`PresenceConfig`].
+    pub presence: PresenceConfig,
+    /// Largest application data message. Default **64 KiB**.
+    pub max_data_bytes: usize,
+}
+
+/// Topology (`graph.md` §9, `topology.rs`): neighbour bounds, HyParView views and walks, repair,
+/// keepalives, connects and direct connections.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct TopologyConfig {
     /// Fewer neighbours than this and a node asks with high priority (accepted even by
     /// full nodes). Default **2** ([MS-PPGRH] 3.1.1 minimum), so that one failure never
     /// isolates a node.
@@ -57,6 +79,40 @@ pub struct Config {
     /// Outgoing `Connect`s in flight at once. Default **4**: enough to replace every
     /// missing neighbour in parallel after a mass failure.
     pub max_pending_connects: usize,
+    /// Whether the node accepts direct connections. Default **true**: the application
+    /// sees them as events and may close them.
+    pub accept_direct: bool,
+    /// Direct connections at most. Default **16**.
+    pub max_direct: usize,
+}
+
+impl Default for TopologyConfig {
+    fn default() -> Self {
+        TopologyConfig {
+            min_neighbours: 2,
+            ideal_neighbours: 4,
+            max_neighbours: 8,
+            passive_view: 30,
+            active_walk_length: 6,
+            passive_walk_length: 3,
+            shuffle_interval: Duration::from_secs(30),
+            shuffle_active: 3,
+            shuffle_passive: 4,
+            maintenance_interval: Duration::from_secs(5),
+            keepalive_interval: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(5),
+            max_pending_connects: 4,
+            accept_direct: true,
+            max_direct: 16,
+        }
+    }
+}
+
+/// The partition signature, the flooding tree and partition probes (`graph.md` §7.2, §9.5,
+/// `signature.rs`).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct BeaconConfig {
     /// Interval of signature beacons (§9.5). Each round also rebuilds the flooding tree
     /// (§7.2), so this bounds how long a tree broken by failures waits to be rebuilt.
     /// Default **10 s**: one small message per link and direction per round (a graph of
@@ -71,8 +127,23 @@ pub struct Config {
     /// How many nodes of a component probe per interval, on average. Default **8**
     /// (between [MS-PPGRH]'s minimum of 5 contacts and its maximum of 10).
     pub contacts: usize,
+}
 
-    // ----- flooding (graph.md §7) -----
+impl Default for BeaconConfig {
+    fn default() -> Self {
+        BeaconConfig {
+            beacon_interval: Duration::from_secs(10),
+            beacon_lifetime: Duration::from_secs(25),
+            probe_interval: Duration::from_secs(30),
+            contacts: 8,
+        }
+    }
+}
+
+/// Flooding with lazy push (`graph.md` §7, `flood.rs`).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct FloodConfig {
     /// Lazy-push announcements wait this long to be batched. Default **200 ms**: at a
     /// few records per second each batch carries several, and the wait is well below
     /// the graft timeout, so it never delays a repair much.
@@ -90,8 +161,23 @@ pub struct Config {
     /// announcements are ignored (synchronisation on the next connection repairs any
     /// loss).
     pub max_missing: usize,
+}
 
-    // ----- synchronisation (graph.md §8) -----
+impl Default for FloodConfig {
+    fn default() -> Self {
+        FloodConfig {
+            announce_interval: Duration::from_millis(200),
+            graft_timeout: Duration::from_secs(1),
+            graft_retry: Duration::from_millis(500),
+            max_missing: 65_536,
+        }
+    }
+}
+
+/// Synchronisation on connect and anti-entropy (`graph.md` §8, `sync.rs`).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SyncConfig {
     /// The reconciliation settings (`reconcile.md` §10). Default: that crate's defaults
     /// (messages of at most 60 KiB).
     pub reconcile: peergroup_reconcile::Config,
@@ -115,8 +201,41 @@ pub struct Config {
     /// each side's clock): flooding is still delivering them, and sending them again would
     /// only make duplicates. Default **5 s**.
     pub resync_settle: Duration,
+}
 
-    // ----- records -----
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            reconcile: peergroup_reconcile::Config::default(),
+            sync_batch_bytes: 256 << 10,
+            sync_window: 2,
+            sync_timeout: Duration::from_secs(60),
+            resync_interval: Some(Duration::from_secs(30)),
+            resync_settle: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Records: deferral and the hybrid logical clock (`graph.md` §3.5, `records.rs`).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RecordsConfig {
+    /// Records the provider deferred, kept at most. Default **10,000**.
+    pub max_deferred: usize,
+    /// Hybrid logical clock settings. Default: [`HlcConfig::default`] (60 s forward drift).
+    pub hlc: HlcConfig,
+}
+
+impl Default for RecordsConfig {
+    fn default() -> Self {
+        RecordsConfig { max_deferred: 10_000, hlc: HlcConfig::default() }
+    }
+}
+
+/// Presence records and the node list (`graph.md` §9.8, `presence.rs`).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PresenceConfig {
     /// Whether the node publishes a presence record (§9.8). Default **true**: every
     /// member publishes ([MS-PPGRH] 2.2.3.1, max presence records −1), which gives every
     /// node the node list it heals partitions from.
@@ -124,57 +243,22 @@ pub struct Config {
     /// Lifetime of presence records; refreshed at half-life. Default **300 s**
     /// ([MS-PPGRH] 3.1.7.4).
     pub presence_lifetime: Duration,
-    /// Records the provider deferred, kept at most. Default **10,000**.
-    pub max_deferred: usize,
-    /// Hybrid logical clock settings. Default: [`HlcConfig::default`] (60 s forward drift).
-    pub hlc: HlcConfig,
-
-    // ----- direct connections (graph.md §9.7) -----
-    /// Whether the node accepts direct connections. Default **true**: the application
-    /// sees them as events and may close them.
-    pub accept_direct: bool,
-    /// Direct connections at most. Default **16**.
-    pub max_direct: usize,
-    /// Largest application data message. Default **64 KiB**.
-    pub max_data_bytes: usize,
 }
 
+impl Default for PresenceConfig {
+    fn default() -> Self {
+        PresenceConfig { publish_presence: true, presence_lifetime: Duration::from_secs(300) }
+    }
+}
 impl Default for Config {
     fn default() -> Self {
         Config {
-            min_neighbours: 2,
-            ideal_neighbours: 4,
-            max_neighbours: 8,
-            passive_view: 30,
-            active_walk_length: 6,
-            passive_walk_length: 3,
-            shuffle_interval: Duration::from_secs(30),
-            shuffle_active: 3,
-            shuffle_passive: 4,
-            maintenance_interval: Duration::from_secs(5),
-            keepalive_interval: Duration::from_secs(2),
-            connect_timeout: Duration::from_secs(5),
-            max_pending_connects: 4,
-            beacon_interval: Duration::from_secs(10),
-            beacon_lifetime: Duration::from_secs(25),
-            probe_interval: Duration::from_secs(30),
-            contacts: 8,
-            announce_interval: Duration::from_millis(200),
-            graft_timeout: Duration::from_secs(1),
-            graft_retry: Duration::from_millis(500),
-            max_missing: 65_536,
-            reconcile: peergroup_reconcile::Config::default(),
-            sync_batch_bytes: 256 << 10,
-            sync_window: 2,
-            sync_timeout: Duration::from_secs(60),
-            resync_interval: Some(Duration::from_secs(30)),
-            resync_settle: Duration::from_secs(5),
-            publish_presence: true,
-            presence_lifetime: Duration::from_secs(300),
-            max_deferred: 10_000,
-            hlc: HlcConfig::default(),
-            accept_direct: true,
-            max_direct: 16,
+            topology: TopologyConfig::default(),
+            beacons: BeaconConfig::default(),
+            flood: FloodConfig::default(),
+            sync: SyncConfig::default(),
+            records: RecordsConfig::default(),
+            presence: PresenceConfig::default(),
             max_data_bytes: 64 << 10,
         }
     }
@@ -182,6 +266,14 @@ impl Default for Config {
 
 impl Config {
     /// The configuration with the neighbour bounds `min ≤ ideal ≤ max` (each at least 1).
+    pub fn with_neighbours(mut self, min: usize, ideal: usize, max: usize) -> Self {
+        self.topology = self.topology.with_neighbours(min, ideal, max);
+        self
+    }
+}
+
+impl TopologyConfig {
+    /// These settings with the neighbour bounds `min ≤ ideal ≤ max` (each at least 1).
     pub fn with_neighbours(mut self, min: usize, ideal: usize, max: usize) -> Self {
         self.max_neighbours = max.max(1);
         self.ideal_neighbours = ideal.clamp(1, self.max_neighbours);

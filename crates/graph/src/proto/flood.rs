@@ -21,6 +21,8 @@
 //! store and forward; equal — stop; older — stop, and send our newer copy back to the
 //! sender. Expired records are never sent.
 
+use std::collections::{HashMap, HashSet, VecDeque};
+
 use peergroup_base::{Now, PeerAddr};
 
 use crate::id::RecordId;
@@ -29,11 +31,82 @@ use crate::proto::error::ProtoError;
 use crate::proto::message::{
     Announcement, DigestTag, GraftItem, MAX_ANNOUNCE_ITEMS, Message, WireRecord,
 };
-use crate::proto::node::{GraphNode, MAX_ANNOUNCERS, Out};
+use crate::proto::node::{GraphNode, Out};
 use crate::proto::presence::PRESENCE_TYPE;
 use crate::proto::security::{ProviderContext, SecurityProvider, StoreView, Validation};
 use crate::record::Record;
 use crate::store::{ApplyOutcome, RecordStore};
+
+/// An announced record not received yet.
+#[derive(Debug)]
+pub(crate) struct Missing {
+    /// The version announced (first announcement).
+    pub(crate) announced: Announcement,
+    /// Who announced it, with the hops they announced, in arrival order (at most 8).
+    pub(crate) announcers: VecDeque<(PeerAddr, u16)>,
+}
+
+/// Most announcers remembered per missing record.
+pub(crate) const MAX_ANNOUNCERS: usize = 8;
+/// Records refused by the provider, remembered so their announcements are not pulled.
+pub(crate) const REJECTED_MEMORY: usize = 1024;
+/// Custody copies remembered until their tree copy comes.
+pub(crate) const CUSTODY_MEMORY: usize = 4096;
+
+/// The node's flooding state: records announced and not received, versions refused,
+/// custody copies waiting for their tree copy.
+#[derive(Debug, Default)]
+pub(crate) struct FloodState {
+    pub(crate) missing: HashMap<(RecordId, DigestTag), Missing>,
+    /// An `AnnounceFlush` timer is set.
+    pub(crate) announce_armed: bool,
+    pub(crate) rejected: VecDeque<(RecordId, DigestTag)>,
+    pub(crate) rejected_set: HashSet<(RecordId, DigestTag)>,
+    /// Custody copies received and not yet forwarded (their tree copy has not come).
+    pub(crate) custody: VecDeque<(RecordId, DigestTag)>,
+    pub(crate) custody_set: HashSet<(RecordId, DigestTag)>,
+    /// The last record received was a security record (its duplicates do not prune).
+    pub(crate) duplicate_was_security: bool,
+}
+
+impl FloodState {
+    /// Remembers a record refused by the provider (bounded).
+    pub(crate) fn remember_rejected(&mut self, record: &Record) {
+        let key = (record.id(), DigestTag::of(&record.digest()));
+        if self.rejected_set.insert(key) {
+            self.rejected.push_back(key);
+            if self.rejected.len() > REJECTED_MEMORY
+                && let Some(old) = self.rejected.pop_front()
+            {
+                self.rejected_set.remove(&old);
+            }
+        }
+    }
+
+    /// Whether this version was refused.
+    pub(crate) fn is_rejected(&self, id: RecordId, tag: DigestTag) -> bool {
+        self.rejected_set.contains(&(id, tag))
+    }
+
+    /// Remembers a custody copy until its tree copy comes (bounded).
+    fn hold_custody(&mut self, record: &Record) {
+        let key = (record.id(), DigestTag::of(&record.digest()));
+        if self.custody_set.insert(key) {
+            self.custody.push_back(key);
+            if self.custody.len() > CUSTODY_MEMORY
+                && let Some(old) = self.custody.pop_front()
+            {
+                self.custody_set.remove(&old);
+            }
+        }
+    }
+}
+
+/// What flooding keeps per neighbour: the announcements waiting for the next flush.
+#[derive(Debug, Default)]
+pub(crate) struct FloodLink {
+    pub(crate) announce: Vec<Announcement>,
+}
 
 /// What became of a record that arrived.
 #[derive(Debug)]
@@ -117,7 +190,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         out: &mut Out,
     ) -> Verdict {
         let security = self.provider.security_record_types().contains(&record.record_type());
-        self.duplicate_was_security = security;
+        self.flooding.duplicate_was_security = security;
         if record.record_type() == PRESENCE_TYPE {
             self.counters.presence_copies_received += 1;
         } else if security {
@@ -142,8 +215,8 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             }
         }
         let tag = DigestTag::of(&record.digest());
-        if self.rejected_set.contains(&(record.id(), tag))
-            || self.deferred.get(&record.id()).is_some_and(|d| d.record == record)
+        if self.flooding.is_rejected(record.id(), tag)
+            || self.records.deferred.get(&record.id()).is_some_and(|d| d.record == record)
         {
             self.counters.duplicates += 1;
             return Verdict::Duplicate;
@@ -163,7 +236,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             Validation::Accept => {}
             Validation::Reject(reason) => {
                 self.counters.records_rejected += 1;
-                self.remember_rejected(&record);
+                self.flooding.remember_rejected(&record);
                 self.reject(from, ProtoError::ProviderRejected { id: record.id(), reason }, out);
                 return Verdict::Rejected;
             }
@@ -248,18 +321,23 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             source,
         });
         if record.record_type() == PRESENCE_TYPE {
-            self.presence_changed(record, change, out);
+            self.presence.changed(self.me.node, record, change, out);
         }
-        if self.deferred.get(&record.id()).is_some_and(|d| !d.record.conflict_cmp(record).is_gt()) {
-            self.deferred.remove(&record.id());
+        if self
+            .records
+            .deferred
+            .get(&record.id())
+            .is_some_and(|d| !d.record.conflict_cmp(record).is_gt())
+        {
+            self.records.deferred.remove(&record.id());
         }
-        self.missing.remove(&(record.id(), DigestTag::of(&record.digest())));
-        self.note_expiry(now, record.expires(), out);
+        self.flooding.missing.remove(&(record.id(), DigestTag::of(&record.digest())));
+        self.records.note_expiry(now, record.expires(), out);
         let view = StoreView { store: &self.store, now: now.unix };
         let cx = ProviderContext { graph: &self.graph, now: now.unix, records: &view };
         let actions = self.provider.stored(&cx, record);
-        if actions.retry_deferred && !self.deferred.is_empty() {
-            self.retry_requested = true;
+        if actions.retry_deferred && !self.records.deferred.is_empty() {
+            self.records.retry_requested = true;
         }
         if !actions.purge.is_empty() {
             self.purge_invalidated(now, &actions.purge, out);
@@ -303,10 +381,10 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             if except.is_some_and(|e| e.node == l.peer.node) {
                 continue;
             }
-            if l.eager || urgent {
+            if l.tree.eager || urgent {
                 eager.push(l.peer);
             } else if announce {
-                l.announce.push(announcement);
+                l.flood.announce.push(announcement);
                 queued = true;
             }
         }
@@ -316,9 +394,9 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 Message::Push { hops: hops.saturating_add(1), record: WireRecord::from(record) };
             self.send(peer, msg, out);
         }
-        if queued && !self.announce_armed {
-            self.announce_armed = true;
-            let at = now.instant + self.config.announce_interval;
+        if queued && !self.flooding.announce_armed {
+            self.flooding.announce_armed = true;
+            let at = now.instant + self.config.flood.announce_interval;
             self.set_timer(at, TimerKind::AnnounceFlush, out);
         }
     }
@@ -331,7 +409,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             return;
         }
         let peers: Vec<(PeerAddr, bool)> =
-            self.neighbours.values().map(|l| (l.peer, l.eager)).collect();
+            self.neighbours.values().map(|l| (l.peer, l.tree.eager)).collect();
         for (peer, eager) in peers {
             self.counters.pushes_sent += 1;
             let msg = if eager {
@@ -356,13 +434,13 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         let mut queued = false;
         for l in self.neighbours.values_mut() {
             if l.peer.node != except.node {
-                l.announce.push(a);
+                l.flood.announce.push(a);
                 queued = true;
             }
         }
-        if queued && !self.announce_armed {
-            self.announce_armed = true;
-            let at = now.instant + self.config.announce_interval;
+        if queued && !self.flooding.announce_armed {
+            self.flooding.announce_armed = true;
+            let at = now.instant + self.config.flood.announce_interval;
             self.set_timer(at, TimerKind::AnnounceFlush, out);
         }
     }
@@ -380,15 +458,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         let source = RecordSource::Flood { from: from.node, hops: 1 };
         match self.receive_record(now, wire, from, source, out) {
             Verdict::Stored(r) => {
-                let key = (r.id(), DigestTag::of(&r.digest()));
-                if self.custody_set.insert(key) {
-                    self.custody.push_back(key);
-                    if self.custody.len() > crate::proto::node::CUSTODY_MEMORY
-                        && let Some(old) = self.custody.pop_front()
-                    {
-                        self.custody_set.remove(&old);
-                    }
-                }
+                self.flooding.hold_custody(&r);
                 self.announce_to_all(now, &r, 1, from, out);
             }
             Verdict::Older(ours) => {
@@ -401,11 +471,11 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     }
 
     pub(crate) fn flush_announcements(&mut self, out: &mut Out) {
-        self.announce_armed = false;
+        self.flooding.announce_armed = false;
         let mut batches = Vec::new();
         for l in self.neighbours.values_mut() {
-            if !l.announce.is_empty() {
-                batches.push((l.peer, std::mem::take(&mut l.announce)));
+            if !l.flood.announce.is_empty() {
+                batches.push((l.peer, std::mem::take(&mut l.flood.announce)));
             }
         }
         for (peer, items) in batches {
@@ -429,22 +499,22 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         match self.receive_record(now, wire, from, source, out) {
             Verdict::Stored(r) => self.flood(now, &r, hops, Some(from), out),
             Verdict::Duplicate
-                if !self.custody_set.is_empty()
+                if !self.flooding.custody_set.is_empty()
                     && self.forward_custody(now, from, hops, wire, out) => {}
             Verdict::Duplicate => {
                 // A redundant eager link: prune it (PlumTree §3.6) — unless it is a link
                 // of the beacon tree, which duplicates during a tree change do not undo,
                 // or the repair link of a node cut off from its parent. Duplicates of
                 // security records, pushed to every neighbour, say nothing about the tree.
-                let parent = self.parent;
-                if !std::mem::take(&mut self.duplicate_was_security)
+                let parent = self.beacons.parent;
+                if !std::mem::take(&mut self.flooding.duplicate_was_security)
                     && let Some(l) = self.neighbours.get_mut(&from.node)
-                    && l.eager
-                    && !l.child
-                    && !(l.repair && parent.is_none())
+                    && l.tree.eager
+                    && !l.tree.child
+                    && !(l.tree.repair && parent.is_none())
                     && parent != Some(from.node)
                 {
-                    l.eager = false;
+                    l.tree.eager = false;
                     self.counters.prunes_sent += 1;
                     self.send(from, Message::Prune, out);
                 }
@@ -473,7 +543,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         let Ok(r) = wire.to_record(self.store.limits()) else {
             return false;
         };
-        if !self.custody_set.remove(&(r.id(), DigestTag::of(&r.digest()))) {
+        if !self.flooding.custody_set.remove(&(r.id(), DigestTag::of(&r.digest()))) {
             return false;
         }
         self.forward(now, &r, hops, Some(from), false, out);
@@ -483,16 +553,16 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     /// A `Prune`: announce to the sender instead of pushing. If the sender is our tree
     /// parent (it pruned us before it heard our tree graft), insist: graft it again.
     pub(crate) fn on_prune(&mut self, from: PeerAddr, out: &mut Out) {
-        let is_parent = self.parent == Some(from.node);
+        let is_parent = self.beacons.parent == Some(from.node);
         let Some(l) = self.neighbours.get_mut(&from.node) else {
             return;
         };
-        l.child = false;
+        l.tree.child = false;
         if is_parent {
             self.send(from, Message::Graft(Vec::new()), out);
         } else {
-            l.eager = false;
-            l.repair = false;
+            l.tree.eager = false;
+            l.tree.repair = false;
         }
     }
 
@@ -504,8 +574,12 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         {
             return true;
         }
-        self.rejected_set.contains(&(a.id, a.tag))
-            || self.deferred.get(&a.id).is_some_and(|d| DigestTag::of(&d.record.digest()) == a.tag)
+        self.flooding.is_rejected(a.id, a.tag)
+            || self
+                .records
+                .deferred
+                .get(&a.id)
+                .is_some_and(|d| DigestTag::of(&d.record.digest()) == a.tag)
     }
 
     pub(crate) fn on_announce(
@@ -520,17 +594,16 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 continue;
             }
             let key = (a.id, a.tag);
-            if !self.missing.contains_key(&key) {
-                if self.missing.len() >= self.config.max_missing {
+            if !self.flooding.missing.contains_key(&key) {
+                if self.flooding.missing.len() >= self.config.flood.max_missing {
                     continue;
                 }
-                let m =
-                    crate::proto::node::Missing { announced: *a, announcers: Default::default() };
-                self.missing.insert(key, m);
-                let at = now.instant + self.config.graft_timeout;
+                let m = Missing { announced: *a, announcers: Default::default() };
+                self.flooding.missing.insert(key, m);
+                let at = now.instant + self.config.flood.graft_timeout;
                 self.set_timer(at, TimerKind::Graft { id: a.id, tag: a.tag }, out);
             }
-            if let Some(m) = self.missing.get_mut(&key)
+            if let Some(m) = self.flooding.missing.get_mut(&key)
                 && m.announcers.len() < MAX_ANNOUNCERS
                 && !m.announcers.iter().any(|(p, _)| p.node == from.node)
             {
@@ -547,7 +620,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         out: &mut Out,
     ) {
         let key = (id, tag);
-        let Some(mut m) = self.missing.remove(&key) else {
+        let Some(mut m) = self.flooding.missing.remove(&key) else {
             return;
         };
         if self.have(now, &m.announced) {
@@ -557,12 +630,12 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             let Some(l) = self.neighbours.get_mut(&peer.node) else {
                 continue;
             };
-            l.eager = true;
-            l.repair = true;
+            l.tree.eager = true;
+            l.tree.repair = true;
             self.counters.grafts_sent += 1;
             self.send(peer, Message::Graft(vec![GraftItem { id, tag, hops }]), out);
-            self.missing.insert(key, m);
-            let at = now.instant + self.config.graft_retry;
+            self.flooding.missing.insert(key, m);
+            let at = now.instant + self.config.flood.graft_retry;
             self.set_timer(at, TimerKind::Graft { id, tag }, out);
             return;
         }
@@ -578,11 +651,11 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         out: &mut Out,
     ) {
         if let Some(l) = self.neighbours.get_mut(&from.node) {
-            l.eager = true;
+            l.tree.eager = true;
             if items.is_empty() {
-                l.child = true;
+                l.tree.child = true;
             } else {
-                l.repair = true;
+                l.tree.repair = true;
             }
         }
         for item in items {

@@ -81,7 +81,9 @@ pub use api::{
     Command, ConnectionChange, Counters, Event, NeighbourInfo, NewRecord, NodeChange, NodeInfo,
     RecordChange, RecordSource, RecordUpdate, Status, Timer,
 };
-pub use config::Config;
+pub use config::{
+    BeaconConfig, Config, FloodConfig, PresenceConfig, RecordsConfig, SyncConfig, TopologyConfig,
+};
 pub use error::ProtoError;
 pub use message::{
     Announcement, Beacon, Connect, DataType, DigestTag, Disconnect, DisconnectReason, GraftItem,

@@ -1,6 +1,6 @@
 //! [`GraphNode`]: one node's state, and the dispatch of inputs to the sub-protocols.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use peergroup_base::{Input, Instant, NodeId, Now, Outbox, PeerAddr, PeerName, Protocol, UnixTime};
@@ -8,78 +8,69 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::hlc::HlcClock;
-use crate::id::{GraphId, RecordId};
+use crate::id::GraphId;
 use crate::proto::api::{
     Command, ConnectionChange, Counters, Event, NeighbourInfo, NodeInfo, Status, Timer, TimerKind,
 };
 use crate::proto::config::Config;
 use crate::proto::error::ProtoError;
-use crate::proto::message::{
-    Announcement, DigestTag, LinkKind, Message, MessageLimits, Priority, SyncMessage,
-};
-use crate::proto::presence::OwnPresence;
-use crate::proto::records::Deferred;
+use crate::proto::flood::{FloodLink, FloodState};
+use crate::proto::message::{LinkKind, Message, MessageLimits, SyncMessage};
+use crate::proto::presence::PresenceState;
+use crate::proto::records::RecordsState;
 use crate::proto::security::{ProviderContext, SecurityProvider, StoreView, Validation};
-use crate::proto::signature::SignatureState;
-use crate::proto::sync::SyncState;
-use crate::proto::topology::PendingConnect;
+use crate::proto::signature::{BeaconIo, Beacons, TreeLink};
+use crate::proto::sync::SyncLink;
+use crate::proto::topology::TopologyState;
 use crate::record::Record;
 use crate::store::RecordStore;
 
 /// The outbox of a graph node.
 pub(crate) type Out = Outbox<Message, Event, Timer>;
 
-/// One connection: a neighbour (records flow) or a direct connection (data only).
+/// One connection: a neighbour (records flow) or a direct connection (data only). The
+/// parts each sub-protocol keeps per neighbour are its own types: the tree
+/// ([`TreeLink`], `signature.rs`), flooding ([`FloodLink`], `flood.rs`) and
+/// synchronisation ([`SyncLink`], `sync.rs`).
 #[derive(Debug)]
 pub(crate) struct Link {
     pub(crate) peer: PeerAddr,
     pub(crate) instance: u64,
     pub(crate) name: PeerName,
-    /// Neighbours only: pushed to eagerly (a spanning-tree link) or announced to.
-    pub(crate) eager: bool,
-    /// Neighbours only: the peer took this node as its tree parent (an empty `Graft`).
-    pub(crate) child: bool,
-    /// Neighbours only: made eager by a repair `Graft`; kept until the next beacon round
-    /// reaches this node (duplicates do not prune it).
-    pub(crate) repair: bool,
-    /// Neighbours only: the last beacon it sent us — signature node, round, its depth,
-    /// arrival time — for choosing a new parent when ours fails.
-    pub(crate) beacon: Option<(NodeId, u64, u16, Instant)>,
-    /// Neighbours only: announcements waiting for the next flush.
-    pub(crate) announce: Vec<Announcement>,
     /// When the peer last sent us anything.
     pub(crate) last_heard: Instant,
     pub(crate) since: Instant,
-    /// Neighbours only: the synchronisation in progress (`None` once finished).
-    pub(crate) sync: Option<Box<SyncState>>,
-    pub(crate) synchronized: bool,
-    /// Neighbours only: this node opened the synchronisation on connect, so it also opens
-    /// the periodic re-synchronisations (one side only, so two never cross).
-    pub(crate) sync_initiator: bool,
-    /// Neighbours only: when the last synchronisation with it finished (or the connection
-    /// was made).
-    pub(crate) last_sync: Instant,
+    /// Neighbours only: the link's place in the flooding tree.
+    pub(crate) tree: TreeLink,
+    /// Neighbours only: what flooding queues for the peer.
+    pub(crate) flood: FloodLink,
+    /// Neighbours only: synchronisation with the peer.
+    pub(crate) sync: SyncLink,
 }
 
-/// An announced record not received yet.
-#[derive(Debug)]
-pub(crate) struct Missing {
-    /// The version announced (first announcement).
-    pub(crate) announced: Announcement,
-    /// Who announced it, with the hops they announced, in arrival order (at most 8).
-    pub(crate) announcers: VecDeque<(PeerAddr, u16)>,
+impl Link {
+    /// A link made now; `eager` for a neighbour (links start in the tree), and
+    /// `initiator` if this node opened the synchronisation.
+    pub(crate) fn new(
+        peer: PeerAddr,
+        instance: u64,
+        name: PeerName,
+        now: Instant,
+        eager: bool,
+        initiator: bool,
+    ) -> Self {
+        Link {
+            peer,
+            instance,
+            name,
+            last_heard: now,
+            since: now,
+            tree: TreeLink::new(eager),
+            flood: FloodLink::default(),
+            sync: SyncLink::new(initiator, now),
+        }
+    }
 }
-
-/// Most announcers remembered per missing record.
-pub(crate) const MAX_ANNOUNCERS: usize = 8;
-/// Records refused by the provider, remembered so their announcements are not pulled.
-pub(crate) const REJECTED_MEMORY: usize = 1024;
-/// Custody copies remembered until their tree copy comes.
-pub(crate) const CUSTODY_MEMORY: usize = 4096;
-/// Nodes that failed a connection attempt, remembered so repair does not retry them.
-pub(crate) const FAILED_MEMORY: usize = 256;
-/// How long a failed node is skipped by repair.
-pub(crate) const FAILED_FOR: Duration = Duration::from_secs(120);
 
 /// What a [`GraphNode`] is built from.
 #[derive(Debug)]
@@ -118,35 +109,18 @@ pub struct GraphNode<S, P> {
     pub(crate) closed: bool,
     pub(crate) neighbours: BTreeMap<NodeId, Link>,
     pub(crate) directs: BTreeMap<NodeId, Link>,
-    pub(crate) pending: BTreeMap<(NodeId, LinkKind), PendingConnect>,
-    pub(crate) passive: Vec<PeerAddr>,
-    pub(crate) known: BTreeMap<NodeId, NodeInfo>,
-    pub(crate) failed: VecDeque<(NodeId, Instant)>,
-    pub(crate) shuffle: Option<(u64, Vec<PeerAddr>)>,
-    pub(crate) probes: VecDeque<(u64, NodeId)>,
-    pub(crate) signature: SignatureState,
-    /// The tree parent: the neighbour that delivered the current beacon round first.
-    pub(crate) parent: Option<NodeId>,
-    pub(crate) missing: HashMap<(RecordId, DigestTag), Missing>,
-    pub(crate) announce_armed: bool,
-    pub(crate) deferred: BTreeMap<RecordId, Deferred>,
-    /// The provider asked for the deferred records to be validated again (done at the
-    /// end of the current input, never recursively).
-    pub(crate) retry_requested: bool,
-    /// The last record received was a security record (its duplicates do not prune).
-    pub(crate) duplicate_was_security: bool,
-    pub(crate) rejected: VecDeque<(RecordId, DigestTag)>,
-    pub(crate) rejected_set: HashSet<(RecordId, DigestTag)>,
-    /// Custody copies received and not yet forwarded (their tree copy has not come).
-    pub(crate) custody: VecDeque<(RecordId, DigestTag)>,
-    pub(crate) custody_set: HashSet<(RecordId, DigestTag)>,
-    pub(crate) presence: Option<OwnPresence>,
-    pub(crate) expiry_generation: u64,
-    pub(crate) expiry_at: Option<peergroup_base::UnixTime>,
+    /// Connections being made, the passive view, failed nodes, shuffles (`topology.rs`).
+    pub(crate) topology: TopologyState,
+    /// The partition signature, the tree parent and the probes (`signature.rs`).
+    pub(crate) beacons: Beacons,
+    /// Missing, refused and custody records of flooding (`flood.rs`).
+    pub(crate) flooding: FloodState,
+    /// Deferred records and the expiry timer (`records.rs`).
+    pub(crate) records: RecordsState,
+    /// This node's presence record and the node list (`presence.rs`).
+    pub(crate) presence: PresenceState,
     pub(crate) status: Status,
     pub(crate) counters: Counters,
-    pub(crate) attempts: u64,
-    pub(crate) connection_required: bool,
 }
 
 impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
@@ -154,14 +128,13 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     pub fn new(params: NodeParams<S, P>) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
         let instance = rng.random::<u64>();
-        let hlc = HlcClock::for_node(&params.me.node, params.config.hlc);
+        let hlc = HlcClock::for_node(&params.me.node, params.config.records.hlc);
         GraphNode {
             graph: params.graph,
             me: params.me,
             name: params.peer_name,
             instance,
-            signature: SignatureState::new(params.me.node),
-            parent: None,
+            beacons: Beacons::new(params.me.node),
             config: params.config,
             store: params.store,
             provider: params.provider,
@@ -171,28 +144,12 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             closed: false,
             neighbours: BTreeMap::new(),
             directs: BTreeMap::new(),
-            pending: BTreeMap::new(),
-            passive: Vec::new(),
-            known: BTreeMap::new(),
-            failed: VecDeque::new(),
-            shuffle: None,
-            probes: VecDeque::new(),
-            missing: HashMap::new(),
-            announce_armed: false,
-            deferred: BTreeMap::new(),
-            retry_requested: false,
-            duplicate_was_security: false,
-            rejected: VecDeque::new(),
-            rejected_set: HashSet::new(),
-            custody: VecDeque::new(),
-            custody_set: HashSet::new(),
-            presence: None,
-            expiry_generation: 0,
-            expiry_at: None,
+            topology: TopologyState::default(),
+            flooding: FloodState::default(),
+            records: RecordsState::default(),
+            presence: PresenceState::default(),
             status: Status::default(),
             counters: Counters::default(),
-            attempts: 0,
-            connection_required: false,
         }
     }
 
@@ -272,8 +229,8 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             .map(|l| NeighbourInfo {
                 peer: l.peer,
                 name: l.name.clone(),
-                eager: l.eager,
-                synchronized: l.synchronized,
+                eager: l.tree.eager,
+                synchronized: l.sync.synchronized,
                 since: l.since,
             })
             .collect()
@@ -291,38 +248,38 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
 
     /// The passive view.
     pub fn passive_view(&self) -> &[PeerAddr] {
-        &self.passive
+        &self.topology.passive
     }
 
     /// The node list (from presence records), this node excluded, in node id order.
     pub fn nodes(&self) -> Vec<NodeInfo> {
-        self.known.values().cloned().collect()
+        self.presence.known.values().cloned().collect()
     }
 
     /// The partition signature: the lowest node id this node knows in its component.
     pub fn signature(&self) -> NodeId {
-        self.signature.node
+        self.beacons.signature.node
     }
 
     /// The tree parent: the neighbour towards the signature node (`None` at the
     /// signature node, or before the first beacon).
     pub fn parent(&self) -> Option<NodeId> {
-        self.parent
+        self.beacons.parent
     }
 
     /// Records the provider deferred, waiting for `RetryDeferred`.
     pub fn deferred_len(&self) -> usize {
-        self.deferred.len()
+        self.records.deferred.len()
     }
 
     /// Announced records not received yet.
     pub fn missing_len(&self) -> usize {
-        self.missing.len()
+        self.flooding.missing.len()
     }
 
     /// `true` while synchronisation with some neighbour is in progress.
     pub fn is_syncing(&self) -> bool {
-        self.neighbours.values().any(|l| l.sync.is_some())
+        self.neighbours.values().any(|l| l.sync.running.is_some())
     }
 
     // ----- sending ----------------------------------------------------------------------
@@ -358,21 +315,8 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
 
     pub(crate) fn message_limits(&self) -> MessageLimits {
         MessageLimits {
-            max_reconcile_payload: self.config.reconcile.max_message_bytes,
+            max_reconcile_payload: self.config.sync.reconcile.max_message_bytes,
             max_data_bytes: self.config.max_data_bytes,
-        }
-    }
-
-    /// Remembers a record refused by the provider (bounded).
-    pub(crate) fn remember_rejected(&mut self, record: &Record) {
-        let key = (record.id(), DigestTag::of(&record.digest()));
-        if self.rejected_set.insert(key) {
-            self.rejected.push_back(key);
-            if self.rejected.len() > REJECTED_MEMORY
-                && let Some(old) = self.rejected.pop_front()
-            {
-                self.rejected_set.remove(&old);
-            }
         }
     }
 
@@ -382,7 +326,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         let status = Status {
             listening: self.started && !self.closed,
             has_connections: !self.neighbours.is_empty(),
-            synchronized: self.neighbours.values().any(|l| l.synchronized),
+            synchronized: self.neighbours.values().any(|l| l.sync.synchronized),
         };
         if status != self.status {
             self.status = status;
@@ -401,22 +345,23 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         if let Ok(Some(last)) = self.store.last_sync_key() {
             self.hlc.resume(last.modified);
         }
-        let maintenance = self.config.maintenance_interval;
+        let maintenance = self.config.topology.maintenance_interval;
         let first = self.jitter(maintenance, 0.5);
         self.set_timer(now.instant + first, TimerKind::Maintenance, out);
-        let keepalive = self.config.keepalive_interval / 2;
+        let keepalive = self.config.topology.keepalive_interval / 2;
         let first = self.jitter(keepalive, 0.5);
         self.set_timer(now.instant + first, TimerKind::Keepalive, out);
-        let shuffle = self.config.shuffle_interval;
+        let shuffle = self.config.topology.shuffle_interval;
         let first = self.jitter(shuffle, 0.5);
         self.set_timer(now.instant + first, TimerKind::Shuffle, out);
-        let probe = self.config.probe_interval;
+        let probe = self.config.beacons.probe_interval;
         let first = self.jitter(probe, 0.5);
         self.set_timer(now.instant + first, TimerKind::Probe, out);
-        self.start_signature(now, out);
-        self.arm_expiry(now, out);
-        self.load_known_nodes(now);
-        if self.config.publish_presence {
+        let (beacons, mut io) = self.beacons_io(out);
+        beacons.start(&mut io, now);
+        self.records.arm_expiry(&self.store, now, out);
+        self.presence.load(&self.store, self.me.node, now.unix);
+        if self.config.presence.publish_presence {
             self.publish_presence(now, out);
         }
     }
@@ -480,7 +425,10 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                     Message::Graft(items) => self.on_graft(now, from, &items, out),
                     Message::Prune => self.on_prune(from, out),
                     Message::Sync(s) => self.on_sync(now, from, s, out),
-                    Message::Beacon(b) => self.on_beacon(now, from, b, out),
+                    Message::Beacon(b) => {
+                        let (beacons, mut io) = self.beacons_io(out);
+                        beacons.on_beacon(&mut io, now, from, b);
+                    }
                     _ => {}
                 }
             }
@@ -558,8 +506,9 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             TimerKind::Keepalive => self.on_keepalive(now, out),
             TimerKind::Shuffle => self.on_shuffle_timer(now, out),
             TimerKind::Beacon { generation } => {
-                if generation == self.signature.timer {
-                    self.on_beacon_timer(now, out);
+                if generation == self.beacons.signature.timer {
+                    let (beacons, mut io) = self.beacons_io(out);
+                    beacons.on_timer(&mut io, now);
                 }
             }
             TimerKind::Probe => self.on_probe_timer(now, out),
@@ -569,7 +518,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 self.on_connect_timeout(now, node, attempt, out)
             }
             TimerKind::Expiry { generation } => {
-                if generation == self.expiry_generation {
+                if generation == self.records.expiry_generation {
                     self.purge_expired(now, out);
                 }
             }
@@ -579,23 +528,81 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         }
     }
 
+    /// The beacons and, borrowed apart from them, what they act on.
+    pub(crate) fn beacons_io<'a>(
+        &'a mut self,
+        out: &'a mut Out,
+    ) -> (&'a mut Beacons, BeaconIo<'a>) {
+        let io = BeaconIo {
+            me: self.me.node,
+            config: &self.config.beacons,
+            links: &mut self.neighbours,
+            counters: &mut self.counters,
+            out,
+        };
+        (&mut self.beacons, io)
+    }
+
+    /// Topology made a neighbour: synchronisation starts (`initiator` if this node asked
+    /// for the connection) and the beacons tell it the current signature.
+    pub(crate) fn neighbour_up(
+        &mut self,
+        now: Now,
+        peer: PeerAddr,
+        initiator: bool,
+        out: &mut Out,
+    ) {
+        self.start_sync(now, peer, initiator, None, out);
+        let (beacons, mut io) = self.beacons_io(out);
+        beacons.send_to(&mut io, now, peer);
+    }
+
+    /// Topology lost a neighbour (`gone` if it failed or left the graph, rather than
+    /// dropping only this connection): the beacons find a new tree parent if needed. Its
+    /// synchronisation and announcement queue went with its link.
+    pub(crate) fn neighbour_down(&mut self, now: Now, node: NodeId, gone: bool, out: &mut Out) {
+        let (beacons, mut io) = self.beacons_io(out);
+        beacons.neighbour_down(&mut io, now, node, gone);
+    }
+
+    /// Leaves the graph: deletes the presence record, flushes the announcements, says
+    /// goodbye, stops.
+    fn close(&mut self, now: Now, out: &mut Out) {
+        self.withdraw_presence(now, out);
+        self.flush_announcements(out);
+        self.disconnect_all(out);
+        self.flooding.missing.clear();
+        self.closed = true;
+    }
+
+    /// The maintenance round: synchronisations that stalled, topology repair, then the
+    /// synchronisations waiting (§8.3) and due (§8.6).
+    fn on_maintenance(&mut self, now: Now, out: &mut Out) {
+        let next = self.jitter(self.config.topology.maintenance_interval, 0.1);
+        self.set_timer(now.instant + next, TimerKind::Maintenance, out);
+        self.drop_stalled_syncs(now, out);
+        self.topology_round(now, out);
+        self.release_held(now, out);
+        self.resync_due(now, out);
+    }
+
     fn on_peer_down(&mut self, now: Now, peer: PeerAddr, out: &mut Out) {
         if self.closed {
             return;
         }
-        self.passive.retain(|p| p.node != peer.node);
+        self.topology.passive.retain(|p| p.node != peer.node);
         let mut failed = false;
         for kind in [LinkKind::Neighbour, LinkKind::Direct] {
-            if let Some(p) = self.pending.remove(&(peer.node, kind)) {
+            if let Some(p) = self.topology.pending.remove(&(peer.node, kind)) {
                 failed = true;
                 self.connect_failed(now, p, ProtoError::ConnectionFailed, out);
             }
         }
         if failed {
-            self.note_failed(now, peer.node);
+            self.topology.note_failed(now, peer.node);
         }
         if self.neighbours.get(&peer.node).is_some_and(|l| l.peer == peer) {
-            self.note_failed(now, peer.node);
+            self.topology.note_failed(now, peer.node);
             self.lose_neighbour(now, peer.node, true, out);
         }
         if self.directs.get(&peer.node).is_some_and(|l| l.peer == peer)
@@ -603,18 +610,6 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         {
             out.emit(Event::Direct { peer: l.peer, change: ConnectionChange::Disconnected });
         }
-    }
-
-    pub(crate) fn note_failed(&mut self, now: Now, node: NodeId) {
-        self.failed.retain(|(n, _)| *n != node);
-        self.failed.push_back((node, now.instant));
-        while self.failed.len() > FAILED_MEMORY {
-            self.failed.pop_front();
-        }
-    }
-
-    pub(crate) fn recently_failed(&self, now: Now, node: &NodeId) -> bool {
-        self.failed.iter().any(|(n, at)| n == node && now.instant - *at < FAILED_FOR)
     }
 
     /// Sync messages: only from neighbours (checked by the caller).
@@ -632,12 +627,6 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 self.on_sync_resync(now, from, settled_before, out)
             }
         }
-    }
-
-    /// The priority of a repair connect: high below `min_neighbours`, low otherwise.
-    pub(crate) fn priority_for_repair(&self) -> Priority {
-        let (min, _, _) = self.config.bounds();
-        if self.neighbours.len() < min { Priority::High } else { Priority::Low }
     }
 }
 
@@ -674,7 +663,7 @@ impl<S: RecordStore, P: SecurityProvider> Protocol for GraphNode<S, P> {
         // A record the provider was waiting for arrived: retry what it deferred. Bounded:
         // each round either stores deferred records or leaves the list as it was.
         let mut rounds = 0;
-        while std::mem::take(&mut self.retry_requested) && rounds < 8 {
+        while std::mem::take(&mut self.records.retry_requested) && rounds < 8 {
             rounds += 1;
             self.retry_deferred(now, out);
         }
@@ -692,7 +681,7 @@ impl<S, P> std::fmt::Debug for GraphNode<S, P> {
             .field("graph", &self.graph)
             .field("me", &self.me)
             .field("neighbours", &self.neighbours.keys().collect::<Vec<_>>())
-            .field("passive", &self.passive.len())
+            .field("passive", &self.topology.passive.len())
             .field("status", &self.status)
             .finish_non_exhaustive()
     }

@@ -7,13 +7,18 @@
 //! live presence records form the node list: the nodes a node repairs its neighbour set
 //! from and probes for partitions.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use peergroup_base::{NodeId, Now};
+use std::time::Duration;
+
+use peergroup_base::{NodeId, Now, UnixTime};
 use serde::{Deserialize, Serialize};
 
 use crate::id::{RecordId, RecordType};
-use crate::proto::api::{Event, NodeChange, NodeInfo, RecordChange, RecordSource, TimerKind};
+use crate::proto::api::{
+    Event, NodeChange, NodeInfo, RecordChange, RecordSource, Timer, TimerKind,
+};
 use crate::proto::node::{GraphNode, Out};
 use crate::proto::security::SecurityProvider;
 use crate::record::{Record, RecordBuilder};
@@ -52,113 +57,44 @@ pub(crate) struct OwnPresence {
     pub(crate) generation: u64,
 }
 
-impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
-    fn presence_refresh_timer(&mut self, now: Now, out: &mut Out) {
-        let Some(p) = self.presence.as_mut() else {
+/// The node's presence state: its own presence record and the node list.
+#[derive(Debug, Default)]
+pub(crate) struct PresenceState {
+    /// This node's presence record, once published.
+    pub(crate) own: Option<OwnPresence>,
+    /// The node list (live presence records), this node excluded.
+    pub(crate) known: BTreeMap<NodeId, NodeInfo>,
+}
+
+impl PresenceState {
+    /// Sets the refresh timer of our presence record for half its lifetime from now; an
+    /// older refresh timer is ignored when it fires.
+    fn arm_refresh(&mut self, now: Now, lifetime: Duration, out: &mut Out) {
+        let Some(p) = self.own.as_mut() else {
             return;
         };
         p.generation += 1;
         let generation = p.generation;
-        let at = now.instant + self.config.presence_lifetime / 2;
-        self.set_timer(at, TimerKind::PresenceRefresh { generation }, out);
+        out.set_timer(now.instant + lifetime / 2, Timer(TimerKind::PresenceRefresh { generation }));
     }
 
-    pub(crate) fn publish_presence(&mut self, now: Now, out: &mut Out) {
-        let mut bytes = [0u8; 16];
-        rand::Rng::fill(&mut self.rng, &mut bytes);
-        let id = RecordId::random(bytes);
-        let payload =
-            PresencePayload { node: self.me.node, addr: self.me.addr, instance: self.instance };
-        let created = self.hlc.now(now.unix);
-        let expires = now.unix.saturating_add(self.config.presence_lifetime);
-        let built = RecordBuilder::new(PRESENCE_TYPE, id, self.name.clone(), created, expires)
-            .payload(postcard::to_allocvec(&payload).unwrap_or_default())
-            .build(self.store.limits());
-        let result = built.map_err(Into::into).and_then(|r| self.sign(now, r)).and_then(|r| {
-            self.store.add(&r, now.unix)?;
-            Ok(r)
-        });
-        match result {
-            Ok(r) => {
-                self.presence = Some(OwnPresence { id, generation: 0 });
-                self.on_stored(now, &r, ApplyOutcome::Added, RecordSource::Local, out);
-                self.publish_flood(now, &r, out);
-                self.presence_refresh_timer(now, out);
-            }
-            Err(e) => self.command_failed("PublishPresence", e, out),
-        }
-    }
-
-    pub(crate) fn refresh_presence(&mut self, now: Now, generation: u64, out: &mut Out) {
-        let Some(p) = self.presence.clone() else {
-            return;
-        };
-        if p.generation != generation {
-            return;
-        }
-        let result = (|| {
-            let current = self
-                .store
-                .get(&p.id, now.unix)?
-                .ok_or(crate::GraphError::RecordNotFound { id: p.id })?;
-            let expires = now.unix.saturating_add(self.config.presence_lifetime);
-            let next = current
-                .update(self.name.clone(), self.hlc.now(now.unix))
-                .expires(expires.max(current.expires()))
-                .build(self.store.limits())?;
-            let next = self.sign(now, next)?;
-            self.store.update(&next, now.unix)?;
-            Ok::<_, crate::proto::ProtoError>((next, current.version()))
-        })();
-        match result {
-            Ok((r, previous_version)) => {
-                let outcome = ApplyOutcome::Updated { previous_version };
-                self.on_stored(now, &r, outcome, RecordSource::Local, out);
-                self.publish_flood(now, &r, out);
-                self.presence_refresh_timer(now, out);
-            }
-            Err(_) => {
-                // Our presence expired (the node was stalled) or was replaced: publish anew.
-                self.publish_presence(now, out);
-            }
-        }
-    }
-
-    pub(crate) fn withdraw_presence(&mut self, now: Now, out: &mut Out) {
-        if let Some(p) = self.presence.take()
-            && let Err(e) = self.delete_local(now, p.id, out)
-        {
-            self.command_failed("Close", e, out);
-        }
-    }
-
-    /// Fills the node list from the store (a reopened graph).
-    pub(crate) fn load_known_nodes(&mut self, now: Now) {
-        let Ok(records) = self.store.enumerate(&RecordFilter::Type(PRESENCE_TYPE), now.unix) else {
+    /// Fills the node list from the store (a reopened graph); `me` is left out.
+    pub(crate) fn load(&mut self, store: &impl RecordStore, me: NodeId, now: UnixTime) {
+        let Ok(records) = store.enumerate(&RecordFilter::Type(PRESENCE_TYPE), now) else {
             return;
         };
         for r in records {
-            if let Some(info) = self.node_info(&r) {
+            if let Some(info) = node_info(me, &r) {
                 self.known.insert(info.node, info);
             }
         }
     }
 
-    fn node_info(&self, r: &Record) -> Option<NodeInfo> {
-        let p = PresencePayload::decode(r.payload())?;
-        (p.node != self.me.node).then(|| NodeInfo {
-            node: p.node,
-            addr: p.addr,
-            peer: r.creator().clone(),
-            record: r.id(),
-        })
-    }
-
-    /// Keeps the node list in step with presence records.
-    pub(crate) fn presence_changed(&mut self, r: &Record, change: RecordChange, out: &mut Out) {
+    /// Keeps the node list in step with presence records; `me` is left out.
+    pub(crate) fn changed(&mut self, me: NodeId, r: &Record, change: RecordChange, out: &mut Out) {
         match change {
             RecordChange::Added | RecordChange::Updated => {
-                let Some(info) = self.node_info(r) else {
+                let Some(info) = node_info(me, r) else {
                     return;
                 };
                 let node = info.node;
@@ -181,6 +117,88 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The node-list entry of a presence record, unless it is `me`'s or not a presence payload.
+fn node_info(me: NodeId, r: &Record) -> Option<NodeInfo> {
+    let p = PresencePayload::decode(r.payload())?;
+    (p.node != me).then(|| NodeInfo {
+        node: p.node,
+        addr: p.addr,
+        peer: r.creator().clone(),
+        record: r.id(),
+    })
+}
+
+impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
+    pub(crate) fn publish_presence(&mut self, now: Now, out: &mut Out) {
+        let mut bytes = [0u8; 16];
+        rand::Rng::fill(&mut self.rng, &mut bytes);
+        let id = RecordId::random(bytes);
+        let payload =
+            PresencePayload { node: self.me.node, addr: self.me.addr, instance: self.instance };
+        let created = self.hlc.now(now.unix);
+        let expires = now.unix.saturating_add(self.config.presence.presence_lifetime);
+        let built = RecordBuilder::new(PRESENCE_TYPE, id, self.name.clone(), created, expires)
+            .payload(postcard::to_allocvec(&payload).unwrap_or_default())
+            .build(self.store.limits());
+        let result = built.map_err(Into::into).and_then(|r| self.sign(now, r)).and_then(|r| {
+            self.store.add(&r, now.unix)?;
+            Ok(r)
+        });
+        match result {
+            Ok(r) => {
+                self.presence.own = Some(OwnPresence { id, generation: 0 });
+                self.on_stored(now, &r, ApplyOutcome::Added, RecordSource::Local, out);
+                self.publish_flood(now, &r, out);
+                self.presence.arm_refresh(now, self.config.presence.presence_lifetime, out);
+            }
+            Err(e) => self.command_failed("PublishPresence", e, out),
+        }
+    }
+
+    pub(crate) fn refresh_presence(&mut self, now: Now, generation: u64, out: &mut Out) {
+        let Some(p) = self.presence.own.clone() else {
+            return;
+        };
+        if p.generation != generation {
+            return;
+        }
+        let result = (|| {
+            let current = self
+                .store
+                .get(&p.id, now.unix)?
+                .ok_or(crate::GraphError::RecordNotFound { id: p.id })?;
+            let expires = now.unix.saturating_add(self.config.presence.presence_lifetime);
+            let next = current
+                .update(self.name.clone(), self.hlc.now(now.unix))
+                .expires(expires.max(current.expires()))
+                .build(self.store.limits())?;
+            let next = self.sign(now, next)?;
+            self.store.update(&next, now.unix)?;
+            Ok::<_, crate::proto::ProtoError>((next, current.version()))
+        })();
+        match result {
+            Ok((r, previous_version)) => {
+                let outcome = ApplyOutcome::Updated { previous_version };
+                self.on_stored(now, &r, outcome, RecordSource::Local, out);
+                self.publish_flood(now, &r, out);
+                self.presence.arm_refresh(now, self.config.presence.presence_lifetime, out);
+            }
+            Err(_) => {
+                // Our presence expired (the node was stalled) or was replaced: publish anew.
+                self.publish_presence(now, out);
+            }
+        }
+    }
+
+    pub(crate) fn withdraw_presence(&mut self, now: Now, out: &mut Out) {
+        if let Some(p) = self.presence.own.take()
+            && let Err(e) = self.delete_local(now, p.id, out)
+        {
+            self.command_failed("Close", e, out);
         }
     }
 }

@@ -1,10 +1,14 @@
 //! Records written locally, deferred records, and expiry.
 
+use std::collections::BTreeMap;
+
 use peergroup_base::{Instant, Now, PeerAddr, UnixTime};
 
 use crate::error::GraphError;
 use crate::id::RecordId;
-use crate::proto::api::{Event, NewRecord, RecordChange, RecordSource, RecordUpdate, TimerKind};
+use crate::proto::api::{
+    Event, NewRecord, RecordChange, RecordSource, RecordUpdate, Timer, TimerKind,
+};
 use crate::proto::error::ProtoError;
 use crate::proto::flood::Verdict;
 use crate::proto::node::{GraphNode, Out};
@@ -18,6 +22,47 @@ use crate::store::{ApplyOutcome, RecordStore};
 pub(crate) struct Deferred {
     pub(crate) record: Record,
     pub(crate) from: Option<PeerAddr>,
+}
+
+/// The node's record bookkeeping: records the provider deferred, and the expiry timer.
+#[derive(Debug, Default)]
+pub(crate) struct RecordsState {
+    pub(crate) deferred: BTreeMap<RecordId, Deferred>,
+    /// The provider asked for the deferred records to be validated again (done at the
+    /// end of the current input, never recursively).
+    pub(crate) retry_requested: bool,
+    /// Generation of the expiry timer: only the latest one purges.
+    pub(crate) expiry_generation: u64,
+    /// When the expiry timer fires.
+    pub(crate) expiry_at: Option<UnixTime>,
+}
+
+impl RecordsState {
+    /// Arms the purge timer for the store's next expiry.
+    pub(crate) fn arm_expiry(&mut self, store: &impl RecordStore, now: Now, out: &mut Out) {
+        self.expiry_at = None;
+        if let Ok(Some(next)) = store.next_expiry() {
+            self.note_expiry(now, next, out);
+        }
+    }
+
+    /// A record expiring at `t` is stored: make sure the purge runs by then.
+    pub(crate) fn note_expiry(&mut self, now: Now, t: UnixTime, out: &mut Out) {
+        if self.expiry_at.is_some_and(|at| at <= t) {
+            return;
+        }
+        let t = t.max(now.unix.saturating_add(MIN_PURGE_GAP));
+        self.expiry_at = Some(t);
+        self.expiry_generation += 1;
+        let generation = self.expiry_generation;
+        out.set_timer(instant_of(now, t), Timer(TimerKind::Expiry { generation }));
+    }
+}
+
+/// The instant at which the wall clock reads `t` (assuming it runs with the monotonic
+/// clock).
+fn instant_of(now: Now, t: UnixTime) -> Instant {
+    now.instant + t.saturating_since(now.unix)
 }
 
 /// The expiry purge runs at least this long after the previous one ([MS-PPGRH] 3.1.6.7
@@ -160,16 +205,16 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
 
     pub(crate) fn defer(&mut self, record: Record, from: Option<PeerAddr>, out: &mut Out) {
         let id = record.id();
-        if let Some(d) = self.deferred.get_mut(&id) {
+        if let Some(d) = self.records.deferred.get_mut(&id) {
             if record.conflict_cmp(&d.record).is_gt() {
                 d.record = record;
                 d.from = from;
             }
             return;
         }
-        if self.deferred.len() >= self.config.max_deferred {
+        if self.records.deferred.len() >= self.config.records.max_deferred {
             self.counters.records_rejected += 1;
-            let e = ProtoError::TooManyDeferred { id, max: self.config.max_deferred };
+            let e = ProtoError::TooManyDeferred { id, max: self.config.records.max_deferred };
             match from {
                 Some(p) => self.reject(p, e, out),
                 None => self.command_failed("RetryDeferred", e, out),
@@ -178,13 +223,14 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         }
         self.counters.records_deferred += 1;
         out.emit(Event::RecordDeferred { id, record_type: record.record_type() });
-        self.deferred.insert(id, Deferred { record, from });
+        self.records.deferred.insert(id, Deferred { record, from });
     }
 
     /// Validates every deferred record again (`PeerGraphValidateDeferredRecords`):
     /// accepted ones are stored and flooded, refused ones dropped, the rest kept.
     pub(crate) fn retry_deferred(&mut self, now: Now, out: &mut Out) {
-        let mut pending: Vec<Deferred> = std::mem::take(&mut self.deferred).into_values().collect();
+        let mut pending: Vec<Deferred> =
+            std::mem::take(&mut self.records.deferred).into_values().collect();
         // Oldest writes first, so an update never arrives before its predecessor.
         pending.sort_by_key(|d| d.record.sync_key());
         for d in pending {
@@ -203,7 +249,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 }
                 Validation::Reject(reason) => {
                     self.counters.records_rejected += 1;
-                    self.remember_rejected(&d.record);
+                    self.flooding.remember_rejected(&d.record);
                     let e = ProtoError::ProviderRejected { id: d.record.id(), reason };
                     match d.from {
                         Some(p) => self.reject(p, e, out),
@@ -211,39 +257,13 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                     }
                 }
                 Validation::Defer => {
-                    self.deferred.insert(d.record.id(), d);
+                    self.records.deferred.insert(d.record.id(), d);
                 }
             }
         }
     }
 
     // ----- expiry -----------------------------------------------------------------------
-
-    /// The instant at which the wall clock reads `t` (assuming it runs with the
-    /// monotonic clock).
-    fn instant_of(now: Now, t: UnixTime) -> Instant {
-        now.instant + t.saturating_since(now.unix)
-    }
-
-    /// Arms the purge timer for the store's next expiry.
-    pub(crate) fn arm_expiry(&mut self, now: Now, out: &mut Out) {
-        self.expiry_at = None;
-        if let Ok(Some(next)) = self.store.next_expiry() {
-            self.note_expiry(now, next, out);
-        }
-    }
-
-    /// A record expiring at `t` is stored: make sure the purge runs by then.
-    pub(crate) fn note_expiry(&mut self, now: Now, t: UnixTime, out: &mut Out) {
-        if self.expiry_at.is_some_and(|at| at <= t) {
-            return;
-        }
-        let t = t.max(now.unix.saturating_add(MIN_PURGE_GAP));
-        self.expiry_at = Some(t);
-        self.expiry_generation += 1;
-        let generation = self.expiry_generation;
-        self.set_timer(Self::instant_of(now, t), TimerKind::Expiry { generation }, out);
-    }
 
     /// Removes records the provider no longer accepts (a revocation invalidated their
     /// signer): no tombstone, nothing flooded; every replica that learns the revocation
@@ -271,7 +291,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 source: RecordSource::Provider,
             });
             if r.record_type() == PRESENCE_TYPE {
-                self.presence_changed(r, RecordChange::Invalidated, out);
+                self.presence.changed(self.me.node, r, RecordChange::Invalidated, out);
             }
         }
     }
@@ -296,10 +316,10 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 source: RecordSource::Expiry,
             });
             if r.record_type() == PRESENCE_TYPE {
-                self.presence_changed(r, RecordChange::Expired, out);
+                self.presence.changed(self.me.node, r, RecordChange::Expired, out);
             }
         }
-        self.deferred.retain(|_, d| !d.record.is_expired(now.unix));
-        self.arm_expiry(now, out);
+        self.records.deferred.retain(|_, d| !d.record.is_expired(now.unix));
+        self.records.arm_expiry(&self.store, now, out);
     }
 }

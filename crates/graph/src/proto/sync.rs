@@ -64,6 +64,26 @@ pub(crate) struct SyncState {
     incoming_expected: usize,
 }
 
+/// What synchronisation keeps per neighbour.
+#[derive(Debug)]
+pub(crate) struct SyncLink {
+    /// The synchronisation in progress (`None` once finished).
+    pub(crate) running: Option<Box<SyncState>>,
+    /// A first synchronisation has finished.
+    pub(crate) synchronized: bool,
+    /// This node opened the synchronisation on connect, so it also opens the periodic
+    /// re-synchronisations (one side only, so two never cross).
+    pub(crate) initiator: bool,
+    /// When the last synchronisation with it finished (or the connection was made).
+    pub(crate) last: Instant,
+}
+
+impl SyncLink {
+    pub(crate) fn new(initiator: bool, now: Instant) -> Self {
+        SyncLink { running: None, synchronized: false, initiator, last: now }
+    }
+}
+
 /// Most opening messages a responder holds per neighbour.
 const MAX_HELD: usize = 16;
 
@@ -196,7 +216,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             st.held_since = Some(now.instant);
             st.open_deferred = true;
         }
-        l.sync = Some(Box::new(st));
+        l.sync.running = Some(Box::new(st));
         if wait {
             return;
         }
@@ -210,12 +230,12 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     }
 
     fn take_sync(&mut self, node: &NodeId) -> Option<Box<SyncState>> {
-        self.neighbours.get_mut(node).and_then(|l| l.sync.take())
+        self.neighbours.get_mut(node).and_then(|l| l.sync.running.take())
     }
 
     fn put_sync(&mut self, node: &NodeId, st: Box<SyncState>) {
         if let Some(l) = self.neighbours.get_mut(node) {
-            l.sync = Some(st);
+            l.sync.running = Some(st);
         }
     }
 
@@ -228,7 +248,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         self.rng.fill(&mut salt);
         let session = self
             .phase_set(now, phase, st.settled_before)
-            .and_then(|set| Ok(Session::initiator(self.config.reconcile.clone(), set, salt)?));
+            .and_then(|set| Ok(Session::initiator(self.config.sync.reconcile.clone(), set, salt)?));
         match session {
             Ok(s) => {
                 st.reset_phase(phase, s);
@@ -271,7 +291,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             }
         }
         if st.session_done {
-            while st.unacked < self.config.sync_window.max(1) && !st.outgoing.is_empty() {
+            while st.unacked < self.config.sync.sync_window.max(1) && !st.outgoing.is_empty() {
                 let mut batch = Vec::new();
                 let mut bytes = 0usize;
                 while let Some(id) = st.outgoing.front().copied() {
@@ -283,7 +303,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                         }
                     };
                     if !batch.is_empty()
-                        && (bytes + record.encoded_len() > self.config.sync_batch_bytes
+                        && (bytes + record.encoded_len() > self.config.sync.sync_batch_bytes
                             || batch.len() >= MAX_SYNC_BATCH_RECORDS)
                     {
                         break;
@@ -318,9 +338,9 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                     self.counters.syncs_completed += 1;
                     let mut first = false;
                     if let Some(l) = self.neighbours.get_mut(&peer.node) {
-                        first = !l.synchronized;
-                        l.synchronized = true;
-                        l.last_sync = now.instant;
+                        first = !l.sync.synchronized;
+                        l.sync.synchronized = true;
+                        l.sync.last = now.instant;
                     }
                     // A re-synchronisation that moved nothing is not news.
                     if first || st.records_received > 0 || st.records_sent > 0 {
@@ -375,7 +395,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         if opens_phase {
             let session = self
                 .phase_set(now, phase, st.settled_before)
-                .and_then(|set| Ok(Session::responder(self.config.reconcile.clone(), set)?));
+                .and_then(|set| Ok(Session::responder(self.config.sync.reconcile.clone(), set)?));
             match session {
                 Ok(s) => st.reset_phase(phase, s),
                 Err(e) => {
@@ -403,7 +423,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     }
 
     fn hold_limit(&self) -> std::time::Duration {
-        self.config.sync_timeout / 3
+        self.config.sync.sync_timeout / 3
     }
 
     /// Whether this node is catching up: a first synchronisation with another neighbour
@@ -411,7 +431,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     fn other_first_sync_running(&self, except: &NodeId) -> bool {
         self.neighbours.iter().any(|(node, l)| {
             node != except
-                && l.sync.as_ref().is_some_and(|s| {
+                && l.sync.running.as_ref().is_some_and(|s| {
                     s.settled_before.is_none()
                         && s.session_done
                         && s.incoming_expected >= CATCH_UP_RECORDS
@@ -430,7 +450,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             .neighbours
             .values()
             .filter(|l| {
-                l.sync.as_ref().is_some_and(|s| {
+                l.sync.running.as_ref().is_some_and(|s| {
                     (!s.held.is_empty() || s.open_deferred)
                         && (s.held_since.is_some_and(|t| now.instant - t >= limit)
                             || !self.other_first_sync_running(&l.peer.node))
@@ -466,7 +486,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         let allowed = self
             .neighbours
             .get(&from.node)
-            .is_some_and(|l| l.sync.is_none() && l.synchronized && !l.sync_initiator);
+            .is_some_and(|l| l.sync.running.is_none() && l.sync.synchronized && !l.sync.initiator);
         if !allowed {
             let e = ProtoError::NotConnected { message: "Sync/Resync", peer: from.node };
             self.sync_failed(now, from, e, out);
@@ -508,7 +528,8 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             }
         }
         self.counters.sync_records_stored += stored;
-        if let Some(st) = self.neighbours.get_mut(&from.node).and_then(|l| l.sync.as_mut()) {
+        if let Some(st) = self.neighbours.get_mut(&from.node).and_then(|l| l.sync.running.as_mut())
+        {
             st.records_received += stored;
         }
         if self.neighbours.contains_key(&from.node) {
@@ -546,5 +567,50 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             st.peer_done = true;
         }
         self.pump(now, from, st, out);
+    }
+
+    /// Drops the neighbours whose synchronisation has run longer than `sync_timeout`
+    /// (the reconciliation has no timers of its own, `reconcile.md` §8.4).
+    pub(crate) fn drop_stalled_syncs(&mut self, now: Now, out: &mut Out) {
+        let timeout = self.config.sync.sync_timeout;
+        let stalled: Vec<NodeId> = self
+            .neighbours
+            .values()
+            .filter(|l| l.sync.running.as_ref().is_some_and(|s| now.instant - s.started > timeout))
+            .map(|l| l.peer.node)
+            .collect();
+        for node in stalled {
+            self.drop_neighbour(now, node, DisconnectReason::SyncTimeout, out);
+        }
+    }
+
+    /// Anti-entropy (§8.6): re-synchronises with the neighbours this node opened the first
+    /// synchronisation with, once `resync_interval` has passed since the last one finished.
+    /// Flooding is best effort — a message lost to a full queue or a crash between two
+    /// hops is not retransmitted — and a reconciliation of identical stores costs a few
+    /// hundred bytes, so this bounds how long any loss lasts.
+    ///
+    /// At most one re-synchronisation starts per round (the neighbour waiting longest), so
+    /// a node reads its store for this at most once per maintenance interval.
+    pub(crate) fn resync_due(&mut self, now: Now, out: &mut Out) {
+        let Some(interval) = self.config.sync.resync_interval else {
+            return;
+        };
+        let due = self
+            .neighbours
+            .values()
+            .filter(|l| {
+                l.sync.initiator
+                    && l.sync.synchronized
+                    && l.sync.running.is_none()
+                    && now.instant - l.sync.last >= interval
+            })
+            .min_by_key(|l| l.sync.last)
+            .map(|l| l.peer);
+        if let Some(peer) = due {
+            let settle = self.config.sync.resync_settle.as_millis() as u64;
+            let cutoff = UnixTime::from_millis(now.unix.as_millis().saturating_sub(settle));
+            self.start_sync(now, peer, true, Some(cutoff), out);
+        }
     }
 }

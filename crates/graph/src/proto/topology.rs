@@ -11,7 +11,10 @@
 //!   then to nodes of the node list (presence records).
 //! * **Partitions** are detected and healed by the signature (`signature.rs`).
 
-use peergroup_base::{NodeId, Now, PeerAddr, PeerName, UnixTime};
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use peergroup_base::{Instant, NodeId, Now, PeerAddr, PeerName};
 use rand::Rng;
 use rand::seq::{IndexedRandom, SliceRandom};
 
@@ -33,6 +36,42 @@ pub(crate) struct PendingConnect {
     pub(crate) attempt: u64,
     /// Asked by the application (failures are reported as events).
     pub(crate) app: bool,
+}
+
+/// Nodes that failed a connection attempt, remembered so repair does not retry them.
+pub(crate) const FAILED_MEMORY: usize = 256;
+/// How long a failed node is skipped by repair.
+pub(crate) const FAILED_FOR: Duration = Duration::from_secs(120);
+
+/// The node's topology state besides its links: connections being made, the passive
+/// view (HyParView), nodes that failed recently, the open shuffle.
+#[derive(Debug, Default)]
+pub(crate) struct TopologyState {
+    pub(crate) pending: BTreeMap<(NodeId, LinkKind), PendingConnect>,
+    pub(crate) passive: Vec<PeerAddr>,
+    pub(crate) failed: VecDeque<(NodeId, Instant)>,
+    /// The open shuffle: its nonce and the nodes it carried.
+    pub(crate) shuffle: Option<(u64, Vec<PeerAddr>)>,
+    /// Connect attempts made (numbers the attempts' timers).
+    pub(crate) attempts: u64,
+    /// `ConnectionRequired` was emitted and no neighbour has come since.
+    pub(crate) connection_required: bool,
+}
+
+impl TopologyState {
+    /// Remembers that a connection to `node` failed (bounded).
+    pub(crate) fn note_failed(&mut self, now: Now, node: NodeId) {
+        self.failed.retain(|(n, _)| *n != node);
+        self.failed.push_back((node, now.instant));
+        while self.failed.len() > FAILED_MEMORY {
+            self.failed.pop_front();
+        }
+    }
+
+    /// Whether a connection to `node` failed less than [`FAILED_FOR`] ago.
+    pub(crate) fn recently_failed(&self, now: Now, node: &NodeId) -> bool {
+        self.failed.iter().any(|(n, at)| n == node && now.instant - *at < FAILED_FOR)
+    }
 }
 
 impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
@@ -60,7 +99,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             self.command_failed(name, e, out);
             return;
         }
-        if let Some(p) = self.pending.get_mut(&(peer.node, kind)) {
+        if let Some(p) = self.topology.pending.get_mut(&(peer.node, kind)) {
             // Already asking (repair got there first): report the outcome to the
             // application, which asked too.
             p.app = true;
@@ -91,18 +130,20 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     ) {
         if peer.node == self.me.node
             || self.links(kind).contains_key(&peer.node)
-            || self.pending.contains_key(&(peer.node, kind))
+            || self.topology.pending.contains_key(&(peer.node, kind))
         {
             return;
         }
         // Join walks, probes and repair never have more than `max_pending_connects`
         // outstanding, whatever peers send (the application's own connects may add more).
-        if !app && self.pending.len() >= self.config.max_pending_connects.max(1) {
+        if !app && self.topology.pending.len() >= self.config.topology.max_pending_connects.max(1) {
             return;
         }
-        self.attempts += 1;
-        let attempt = self.attempts;
-        self.pending.insert((peer.node, kind), PendingConnect { peer, kind, attempt, app });
+        self.topology.attempts += 1;
+        let attempt = self.topology.attempts;
+        self.topology
+            .pending
+            .insert((peer.node, kind), PendingConnect { peer, kind, attempt, app });
         let c = Connect {
             version: PROTOCOL_VERSION,
             graph: self.graph.clone(),
@@ -112,7 +153,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             peer: self.name.clone(),
         };
         self.send(peer, Message::Connect(c), out);
-        let at = now.instant + self.config.connect_timeout;
+        let at = now.instant + self.config.topology.connect_timeout;
         self.set_timer(at, TimerKind::ConnectTimeout { node: peer.node, attempt }, out);
     }
 
@@ -124,11 +165,11 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         out: &mut Out,
     ) {
         for kind in [LinkKind::Neighbour, LinkKind::Direct] {
-            if self.pending.get(&(node, kind)).is_some_and(|p| p.attempt == attempt)
-                && let Some(p) = self.pending.remove(&(node, kind))
+            if self.topology.pending.get(&(node, kind)).is_some_and(|p| p.attempt == attempt)
+                && let Some(p) = self.topology.pending.remove(&(node, kind))
             {
-                self.note_failed(now, node);
-                self.passive.retain(|q| q.node != node);
+                self.topology.note_failed(now, node);
+                self.topology.passive.retain(|q| q.node != node);
                 self.connect_failed(now, p, ProtoError::ConnectionFailed, out);
             }
         }
@@ -168,7 +209,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             .neighbours
             .values()
             .map(|l| l.peer)
-            .chain(self.passive.iter().copied())
+            .chain(self.topology.passive.iter().copied())
             .filter(|p| Some(p.node) != except)
             .collect();
         let n = all.len().min(MAX_REFERRALS);
@@ -211,12 +252,12 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             }
         }
         // Both asked at once: the lower node id's connection wins.
-        if self.pending.contains_key(&(from.node, c.kind)) {
+        if self.topology.pending.contains_key(&(from.node, c.kind)) {
             if self.me.node < from.node {
                 self.refuse(from, c.kind, RefuseReason::DuplicateConnection, out);
                 return;
             }
-            self.pending.remove(&(from.node, c.kind));
+            self.topology.pending.remove(&(from.node, c.kind));
         }
         let info = PeerInfo { addr: &from, peer: &c.peer, kind: c.kind };
         let view = StoreView { store: &self.store, now: now.unix };
@@ -228,9 +269,9 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         }
         match c.kind {
             LinkKind::Direct => {
-                if !self.config.accept_direct {
+                if !self.config.topology.accept_direct {
                     self.refuse(from, c.kind, RefuseReason::DirectDisallowed, out);
-                } else if self.directs.len() >= self.config.max_direct {
+                } else if self.directs.len() >= self.config.topology.max_direct {
                     self.refuse(from, c.kind, RefuseReason::Busy, out);
                 } else {
                     self.welcome(from, LinkKind::Direct, out);
@@ -238,7 +279,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 }
             }
             LinkKind::Neighbour => {
-                let (_, _, max) = self.config.bounds();
+                let (_, _, max) = self.config.topology.bounds();
                 if self.neighbours.len() >= max {
                     if c.priority == Priority::Low {
                         self.refuse(from, c.kind, RefuseReason::Busy, out);
@@ -249,7 +290,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 self.welcome(from, LinkKind::Neighbour, out);
                 self.add_neighbour(now, from, c.instance, c.peer, false, out);
                 if c.priority == Priority::Join {
-                    let ttl = self.config.active_walk_length;
+                    let ttl = self.config.topology.active_walk_length;
                     let others: Vec<PeerAddr> = self
                         .neighbours
                         .values()
@@ -276,7 +317,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     }
 
     pub(crate) fn on_welcome(&mut self, now: Now, from: PeerAddr, w: Welcome, out: &mut Out) {
-        let Some(p) = self.pending.remove(&(from.node, w.kind)) else {
+        let Some(p) = self.topology.pending.remove(&(from.node, w.kind)) else {
             // Our attempt timed out (or was never made): the peer thinks it is connected.
             self.counters.unsolicited += 1;
             let d = Disconnect {
@@ -316,7 +357,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         match w.kind {
             LinkKind::Direct => self.add_direct(now, from, w.instance, w.peer, out),
             LinkKind::Neighbour => {
-                let (_, _, max) = self.config.bounds();
+                let (_, _, max) = self.config.topology.bounds();
                 if self.neighbours.len() >= max {
                     self.evict_random(now, Some(from.node), out);
                 }
@@ -329,7 +370,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         for p in &r.referrals {
             self.add_passive(*p, &[]);
         }
-        let Some(p) = self.pending.remove(&(from.node, r.kind)) else {
+        let Some(p) = self.topology.pending.remove(&(from.node, r.kind)) else {
             self.counters.unsolicited += 1;
             return;
         };
@@ -339,8 +380,8 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                 | RefuseReason::NotAuthorized
                 | RefuseReason::UnsupportedVersion
         ) {
-            self.passive.retain(|q| q.node != from.node);
-            self.note_failed(now, from.node);
+            self.topology.passive.retain(|q| q.node != from.node);
+            self.topology.note_failed(now, from.node);
         }
         self.connect_failed(now, p, refused(r.reason), out);
     }
@@ -363,7 +404,9 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
                     if d.reason == DisconnectReason::LeastUseful {
                         self.add_passive(from, &[]);
                     }
-                } else if let Some(p) = self.pending.remove(&(from.node, LinkKind::Neighbour)) {
+                } else if let Some(p) =
+                    self.topology.pending.remove(&(from.node, LinkKind::Neighbour))
+                {
                     // It accepted and then gave up on us before we heard.
                     self.connect_failed(now, p, ProtoError::ConnectionFailed, out);
                 }
@@ -380,31 +423,13 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         initiator: bool,
         out: &mut Out,
     ) {
-        self.passive.retain(|p| p.node != peer.node);
-        self.neighbours.insert(
-            peer.node,
-            Link {
-                peer,
-                instance,
-                name,
-                eager: true,
-                child: false,
-                repair: false,
-                beacon: None,
-                announce: Vec::new(),
-                last_heard: now.instant,
-                since: now.instant,
-                sync: None,
-                synchronized: false,
-                sync_initiator: initiator,
-                last_sync: now.instant,
-            },
-        );
+        self.topology.passive.retain(|p| p.node != peer.node);
+        let link = Link::new(peer, instance, name, now.instant, true, initiator);
+        self.neighbours.insert(peer.node, link);
         self.counters.neighbours_connected += 1;
-        self.connection_required = false;
+        self.topology.connection_required = false;
         out.emit(Event::Neighbour { peer, change: ConnectionChange::Connected });
-        self.start_sync(now, peer, initiator, None, out);
-        self.send_beacon_to(now, peer, out);
+        self.neighbour_up(now, peer, initiator, out);
     }
 
     fn add_direct(
@@ -415,25 +440,8 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         name: PeerName,
         out: &mut Out,
     ) {
-        self.directs.insert(
-            peer.node,
-            Link {
-                peer,
-                instance,
-                name,
-                eager: false,
-                child: false,
-                repair: false,
-                beacon: None,
-                announce: Vec::new(),
-                last_heard: now.instant,
-                since: now.instant,
-                sync: None,
-                synchronized: false,
-                sync_initiator: false,
-                last_sync: now.instant,
-            },
-        );
+        let link = Link::new(peer, instance, name, now.instant, false, false);
+        self.directs.insert(peer.node, link);
         out.emit(Event::Direct { peer, change: ConnectionChange::Connected });
     }
 
@@ -464,9 +472,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         };
         self.counters.neighbours_lost += 1;
         out.emit(Event::Neighbour { peer: l.peer, change: ConnectionChange::Disconnected });
-        if self.parent == Some(node) || self.signature.node == node {
-            self.parent_lost(now, node, gone, out);
-        }
+        self.neighbour_down(now, node, gone, out);
         self.repair(now, out);
     }
 
@@ -513,11 +519,12 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         if self.closed || !self.started {
             return;
         }
-        let (_, ideal, _) = self.config.bounds();
+        let (_, ideal, _) = self.config.topology.bounds();
         loop {
-            let pending = self.pending.keys().filter(|(_, k)| *k == LinkKind::Neighbour).count();
+            let pending =
+                self.topology.pending.keys().filter(|(_, k)| *k == LinkKind::Neighbour).count();
             if self.neighbours.len() + pending >= ideal
-                || pending >= self.config.max_pending_connects
+                || pending >= self.config.topology.max_pending_connects
             {
                 break;
             }
@@ -527,18 +534,24 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             let priority = self.priority_for_repair();
             self.connect_to(now, candidate, LinkKind::Neighbour, priority, false, out);
         }
-        let pending = self.pending.keys().any(|(_, k)| *k == LinkKind::Neighbour);
-        if self.neighbours.is_empty() && !pending && !self.connection_required {
-            self.connection_required = true;
+        let pending = self.topology.pending.keys().any(|(_, k)| *k == LinkKind::Neighbour);
+        if self.neighbours.is_empty() && !pending && !self.topology.connection_required {
+            self.topology.connection_required = true;
             out.emit(Event::ConnectionRequired);
         }
+    }
+
+    /// The priority of a repair connect: high below `min_neighbours`, low otherwise.
+    fn priority_for_repair(&self) -> Priority {
+        let (min, _, _) = self.config.topology.bounds();
+        if self.neighbours.len() < min { Priority::High } else { Priority::Low }
     }
 
     fn usable(&self, now: Now, p: &PeerAddr) -> bool {
         p.node != self.me.node
             && !self.neighbours.contains_key(&p.node)
-            && !self.pending.contains_key(&(p.node, LinkKind::Neighbour))
-            && !self.recently_failed(now, &p.node)
+            && !self.topology.pending.contains_key(&(p.node, LinkKind::Neighbour))
+            && !self.topology.recently_failed(now, &p.node)
     }
 
     /// A random passive node, else a random node of the node list. A node below
@@ -547,11 +560,12 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     /// a partition every node it knows has just failed, and it must try them again.
     fn pick_candidate(&mut self, now: Now) -> Option<PeerAddr> {
         let passive: Vec<PeerAddr> =
-            self.passive.iter().copied().filter(|p| self.usable(now, p)).collect();
+            self.topology.passive.iter().copied().filter(|p| self.usable(now, p)).collect();
         if let Some(p) = passive.choose(&mut self.rng) {
             return Some(*p);
         }
         let known: Vec<PeerAddr> = self
+            .presence
             .known
             .values()
             .map(|n| PeerAddr { node: n.node, addr: n.addr })
@@ -560,19 +574,19 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         if let Some(p) = known.choose(&mut self.rng) {
             return Some(*p);
         }
-        let (min, _, _) = self.config.bounds();
+        let (min, _, _) = self.config.topology.bounds();
         if self.neighbours.len() >= min {
             return None;
         }
-        let round = self.config.maintenance_interval;
-        let retry = self.failed.iter().find(|(node, at)| {
+        let round = self.config.topology.maintenance_interval;
+        let retry = self.topology.failed.iter().find(|(node, at)| {
             now.instant - *at >= round
                 && !self.neighbours.contains_key(node)
-                && !self.pending.contains_key(&(*node, LinkKind::Neighbour))
-                && self.known.contains_key(node)
+                && !self.topology.pending.contains_key(&(*node, LinkKind::Neighbour))
+                && self.presence.known.contains_key(node)
         });
         retry
-            .and_then(|(node, _)| self.known.get(node))
+            .and_then(|(node, _)| self.presence.known.get(node))
             .map(|n| PeerAddr { node: n.node, addr: n.addr })
     }
 
@@ -583,20 +597,21 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     pub(crate) fn add_passive(&mut self, p: PeerAddr, prefer_evict: &[PeerAddr]) {
         if p.node == self.me.node
             || self.neighbours.contains_key(&p.node)
-            || self.passive.iter().any(|q| q.node == p.node)
-            || self.config.passive_view == 0
+            || self.topology.passive.iter().any(|q| q.node == p.node)
+            || self.config.topology.passive_view == 0
         {
             return;
         }
-        if self.passive.len() >= self.config.passive_view {
+        if self.topology.passive.len() >= self.config.topology.passive_view {
             let i = self
+                .topology
                 .passive
                 .iter()
                 .position(|q| prefer_evict.iter().any(|e| e.node == q.node))
-                .unwrap_or_else(|| self.rng.random_range(0..self.passive.len()));
-            self.passive.swap_remove(i);
+                .unwrap_or_else(|| self.rng.random_range(0..self.topology.passive.len()));
+            self.topology.passive.swap_remove(i);
         }
-        self.passive.push(p);
+        self.topology.passive.push(p);
     }
 
     fn random_neighbour_except(&mut self, except: &[NodeId]) -> Option<PeerAddr> {
@@ -619,7 +634,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     ) {
         if joiner.node == self.me.node
             || self.neighbours.contains_key(&joiner.node)
-            || self.pending.contains_key(&(joiner.node, LinkKind::Neighbour))
+            || self.topology.pending.contains_key(&(joiner.node, LinkKind::Neighbour))
         {
             return;
         }
@@ -627,7 +642,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             self.connect_to(now, joiner, LinkKind::Neighbour, Priority::High, false, out);
             return;
         }
-        if ttl == self.config.passive_walk_length {
+        if ttl == self.config.topology.passive_walk_length {
             self.add_passive(joiner, &[]);
         }
         match self.random_neighbour_except(&[from.node, joiner.node]) {
@@ -640,7 +655,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     }
 
     pub(crate) fn on_shuffle_timer(&mut self, now: Now, out: &mut Out) {
-        let next = self.jitter(self.config.shuffle_interval, 0.2);
+        let next = self.jitter(self.config.topology.shuffle_interval, 0.2);
         self.set_timer(now.instant + next, TimerKind::Shuffle, out);
         let Some(target) = self.random_neighbour_except(&[]) else {
             return;
@@ -648,15 +663,15 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         let mut nodes = vec![self.me];
         let mut active: Vec<PeerAddr> =
             self.neighbours.values().map(|l| l.peer).filter(|p| p.node != target.node).collect();
-        let ka = self.config.shuffle_active.min(active.len());
+        let ka = self.config.topology.shuffle_active.min(active.len());
         nodes.extend_from_slice(active.partial_shuffle(&mut self.rng, ka).0);
-        let mut passive = self.passive.clone();
-        let kp = self.config.shuffle_passive.min(passive.len());
+        let mut passive = self.topology.passive.clone();
+        let kp = self.config.topology.shuffle_passive.min(passive.len());
         nodes.extend_from_slice(passive.partial_shuffle(&mut self.rng, kp).0);
         nodes.truncate(crate::proto::message::MAX_SHUFFLE_NODES);
         let nonce = self.rng.random::<u64>();
-        self.shuffle = Some((nonce, nodes.clone()));
-        let ttl = self.config.passive_walk_length;
+        self.topology.shuffle = Some((nonce, nodes.clone()));
+        let ttl = self.config.topology.passive_walk_length;
         let s = Shuffle { nonce, origin: self.me, ttl, nodes };
         self.send(target, Message::Shuffle(s), out);
     }
@@ -674,7 +689,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             return;
         }
         let mut passive: Vec<PeerAddr> =
-            self.passive.iter().copied().filter(|p| p.node != s.origin.node).collect();
+            self.topology.passive.iter().copied().filter(|p| p.node != s.origin.node).collect();
         let k = s.nodes.len().min(passive.len());
         let reply = passive.partial_shuffle(&mut self.rng, k).0.to_vec();
         self.send(s.origin, Message::ShuffleReply { nonce: s.nonce, nodes: reply.clone() }, out);
@@ -684,14 +699,14 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     }
 
     pub(crate) fn on_shuffle_reply(&mut self, nonce: u64, nodes: Vec<PeerAddr>) {
-        match self.shuffle.take() {
+        match self.topology.shuffle.take() {
             Some((n, sent)) if n == nonce => {
                 for p in nodes {
                     self.add_passive(p, &sent);
                 }
             }
             other => {
-                self.shuffle = other;
+                self.topology.shuffle = other;
                 self.counters.unsolicited += 1;
             }
         }
@@ -702,7 +717,7 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
     /// Pings every connected peer that has been silent for `keepalive_interval`: if it
     /// is dead, the send fails and the transport reports `PeerDown` (§9.6).
     pub(crate) fn on_keepalive(&mut self, now: Now, out: &mut Out) {
-        let keepalive = self.config.keepalive_interval;
+        let keepalive = self.config.topology.keepalive_interval;
         let next = self.jitter(keepalive / 2, 0.1);
         self.set_timer(now.instant + next, TimerKind::Keepalive, out);
         let silent: Vec<PeerAddr> = self
@@ -717,70 +732,23 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
         }
     }
 
-    pub(crate) fn on_maintenance(&mut self, now: Now, out: &mut Out) {
-        let next = self.jitter(self.config.maintenance_interval, 0.1);
-        self.set_timer(now.instant + next, TimerKind::Maintenance, out);
-        let timeout = self.config.sync_timeout;
-        let stalled: Vec<NodeId> = self
-            .neighbours
-            .values()
-            .filter(|l| l.sync.as_ref().is_some_and(|s| now.instant - s.started > timeout))
-            .map(|l| l.peer.node)
-            .collect();
-        for node in stalled {
-            self.drop_neighbour(now, node, DisconnectReason::SyncTimeout, out);
+    /// Topology's part of the maintenance round: forgets old failures, trims to
+    /// `max_neighbours` and repairs below `ideal_neighbours`.
+    pub(crate) fn topology_round(&mut self, now: Now, out: &mut Out) {
+        while self.topology.failed.front().is_some_and(|(_, at)| now.instant - *at >= FAILED_FOR) {
+            self.topology.failed.pop_front();
         }
-        while self
-            .failed
-            .front()
-            .is_some_and(|(_, at)| now.instant - *at >= crate::proto::node::FAILED_FOR)
-        {
-            self.failed.pop_front();
-        }
-        let (_, _, max) = self.config.bounds();
+        let (_, _, max) = self.config.topology.bounds();
         while self.neighbours.len() > max {
             self.evict_random(now, None, out);
         }
-        self.connection_required = false;
+        self.topology.connection_required = false;
         self.repair(now, out);
-        self.release_held(now, out);
-        self.resync_due(now, out);
     }
 
-    /// Anti-entropy (§8.6): re-synchronises with the neighbours this node opened the first
-    /// synchronisation with, once `resync_interval` has passed since the last one finished.
-    /// Flooding is best effort — a message lost to a full queue or a crash between two
-    /// hops is not retransmitted — and a reconciliation of identical stores costs a few
-    /// hundred bytes, so this bounds how long any loss lasts.
-    ///
-    /// At most one re-synchronisation starts per round (the neighbour waiting longest), so
-    /// a node reads its store for this at most once per maintenance interval.
-    fn resync_due(&mut self, now: Now, out: &mut Out) {
-        let Some(interval) = self.config.resync_interval else {
-            return;
-        };
-        let due = self
-            .neighbours
-            .values()
-            .filter(|l| {
-                l.sync_initiator
-                    && l.synchronized
-                    && l.sync.is_none()
-                    && now.instant - l.last_sync >= interval
-            })
-            .min_by_key(|l| l.last_sync)
-            .map(|l| l.peer);
-        if let Some(peer) = due {
-            let settle = self.config.resync_settle.as_millis() as u64;
-            let cutoff = UnixTime::from_millis(now.unix.as_millis().saturating_sub(settle));
-            self.start_sync(now, peer, true, Some(cutoff), out);
-        }
-    }
-
-    /// Leaves the graph: deletes the presence record, says goodbye, stops.
-    pub(crate) fn close(&mut self, now: Now, out: &mut Out) {
-        self.withdraw_presence(now, out);
-        self.flush_announcements(out);
+    /// Topology's part of closing: says goodbye to every neighbour and direct peer and
+    /// forgets them, and the connects in flight.
+    pub(crate) fn disconnect_all(&mut self, out: &mut Out) {
         let neighbours: Vec<NodeId> = self.neighbours.keys().copied().collect();
         for node in neighbours {
             if let Some(peer) = self.neighbours.get(&node).map(|l| l.peer) {
@@ -806,8 +774,6 @@ impl<S: RecordStore, P: SecurityProvider> GraphNode<S, P> {
             out.emit(Event::Direct { peer, change: ConnectionChange::Disconnected });
         }
         self.directs.clear();
-        self.pending.clear();
-        self.missing.clear();
-        self.closed = true;
+        self.topology.pending.clear();
     }
 }

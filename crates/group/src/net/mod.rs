@@ -441,7 +441,7 @@ impl Group {
         };
         let me = PeerAddr { node: endpoint.identity().node_id(), addr };
         let frame_limit = peergroup_graph::net::frame_limit(&options.config, store.limits());
-        let connect_timeout = options.config.connect_timeout;
+        let connect_timeout = options.config.topology.connect_timeout;
         let group_key = key.is_some();
         let security =
             GroupSecurity::new(local.chain.root(), Some(local.clone()), key, Verifier::new());

@@ -242,7 +242,7 @@ impl Group {
             });
         }
         let conn = match tokio::time::timeout(
-            options.config.connect_timeout,
+            options.config.topology.connect_timeout,
             endpoint.connect(addr, Expect::Any),
         )
         .await

@@ -3,7 +3,7 @@
 //! whatever it accepts is canonical.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use peergroup_base::UnixTime;

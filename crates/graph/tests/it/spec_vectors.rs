@@ -9,7 +9,7 @@ use peergroup_base::{PeerName, UnixTime};
 use peergroup_graph::record::{AttributeValue, Record, RecordBuilder, RecordLimits};
 use peergroup_graph::{GraphId, Hlc, RecordId, RecordType};
 
-const SPEC: &str = include_str!("../../../proto-specs/graph.md");
+const SPEC: &str = include_str!("../../../../proto-specs/graph.md");
 
 fn unhex(s: &str) -> Vec<u8> {
     hex::decode(s.replace(' ', "")).unwrap()

@@ -3,7 +3,7 @@
 //! expires; a node alone with nobody to try asks the application for a connection.
 #![allow(clippy::unwrap_used)]
 
-mod harness;
+use crate::harness;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! panic — and a failed batch leaves nothing behind.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

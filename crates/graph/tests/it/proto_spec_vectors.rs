@@ -18,7 +18,7 @@ use peergroup_graph::proto::{
 use peergroup_graph::record::{RecordBuilder, RecordLimits};
 use peergroup_graph::{GraphId, RecordId, RecordType};
 
-const SPEC: &str = include_str!("../../../proto-specs/graph.md");
+const SPEC: &str = include_str!("../../../../proto-specs/graph.md");
 
 fn peer(byte: u8, addr: &str) -> PeerAddr {
     PeerAddr { node: NodeId([byte; 32]), addr: addr.parse::<SocketAddr>().unwrap() }

@@ -3,7 +3,7 @@
 //! one; updates, deletes and expired records follow the store's rules.
 #![allow(clippy::unwrap_used)]
 
-mod harness;
+use crate::harness;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! laws of boolean logic.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use peergroup_base::UnixTime;

@@ -3,7 +3,7 @@
 //! store — property tested over random schedules.
 #![allow(clippy::unwrap_used)]
 
-mod harness;
+use crate::harness;
 
 use std::time::Duration;
 

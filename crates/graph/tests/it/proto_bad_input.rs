@@ -3,7 +3,7 @@
 //! and the node keeps serving.
 #![allow(clippy::unwrap_used)]
 
-mod harness;
+use crate::harness;
 
 use std::time::Duration;
 
@@ -355,7 +355,7 @@ fn unsolicited_walks_and_probes_cannot_grow_the_nodes_state() {
     net.run(Duration::from_millis(500));
     let attempted = net.sim.stats().dropped_unreachable - before;
     assert!(
-        attempted >= 1 && attempted <= Config::default().max_pending_connects as u64,
+        attempted >= 1 && attempted <= Config::default().topology.max_pending_connects as u64,
         "{attempted} connects"
     );
     // Unsolicited shuffle replies add nothing to the passive view.

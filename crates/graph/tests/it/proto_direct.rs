@@ -2,7 +2,7 @@
 //! neighbour connections, connection events, limits.
 #![allow(clippy::unwrap_used)]
 
-mod harness;
+use crate::harness;
 
 use harness::*;
 use peergroup_graph::proto::{
@@ -90,7 +90,7 @@ fn neighbours_exchange_data_too_within_the_size_limit() {
 fn direct_connections_can_be_disallowed() {
     let mut net = Net::new(73);
     let mut closed = Config::default();
-    closed.accept_direct = false;
+    closed.topology.accept_direct = false;
     let a = net.add(Config::default(), TestProvider::new());
     let b = net.add(closed, TestProvider::new());
     net.secs(1);

@@ -2,7 +2,7 @@
 //! not stored or flooded, and validated again on `RetryDeferred`.
 #![allow(clippy::unwrap_used)]
 
-mod harness;
+use crate::harness;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! proportional to the difference, not to the database; security records come first.
 #![allow(clippy::unwrap_used)]
 
-mod harness;
+use crate::harness;
 
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ const SECURITY: RecordType = RecordType::from_u128(0x0100_0000);
 
 fn quiet() -> Config {
     let mut c = Config::default();
-    c.publish_presence = false;
+    c.presence.publish_presence = false;
     c
 }
 
@@ -155,8 +155,8 @@ fn sync_batches_are_bounded_and_acknowledged() {
 
     let mut net = Net::new(23);
     let mut config = quiet();
-    config.sync_batch_bytes = 4096;
-    config.sync_window = 2;
+    config.sync.sync_batch_bytes = 4096;
+    config.sync.sync_window = 2;
     let recs = records(&mut net, DATA, 200);
     let a = prefilled(&mut net, config, TestProvider::new(), recs);
     // A raw peer connects and runs the reconciliation itself, from an empty set.

@@ -1,7 +1,7 @@
 //! Store apply throughput: 300-byte records in batches of 100. Ignored by default; run
 //!
 //! ```text
-//! cargo test --release -p peergroup-graph --test apply_throughput -- --ignored --nocapture
+//! cargo test --release -p peergroup-graph --test it -- apply_throughput --ignored --nocapture
 //! ```
 //!
 //! (add `--features sled` for the sled figures). Prints the median of 3 repetitions for
@@ -11,7 +11,7 @@
 // A test harness, not a protocol core: a benchmark measures real time.
 #![allow(clippy::disallowed_methods)]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@
 //! anywhere, limits enforced before reading, arbitrary input never panicking, and the
 //! spec's vectors byte for byte.
 
-mod common;
+use crate::common;
 
 use std::io::{self, Read, Write};
 
@@ -18,7 +18,7 @@ use peergroup_graph::record::{AttributeValue, Record, RecordBuilder, RecordLimit
 use peergroup_graph::{GraphError, GraphId, Hlc, RecordId, RecordType};
 use proptest::prelude::*;
 
-const SPEC: &str = include_str!("../../../proto-specs/graph.md");
+const SPEC: &str = include_str!("../../../../proto-specs/graph.md");
 
 fn graph() -> GraphId {
     GraphId::new("0.graph").unwrap()

@@ -19,7 +19,13 @@ const CHILD_EXPECT: &str = "PEERGROUP_TEST_CHILD_EXPECT";
 /// Runs [`child_opens_the_store`] in a new process; returns what it printed.
 fn open_in_child(path: &Path, expect: &str) -> String {
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_opens_the_store", "--nocapture", "--test-threads", "1"])
+        .args([
+            "--exact",
+            "store_in_use::child_opens_the_store",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
         .env(CHILD_STORE, path)
         .env(CHILD_EXPECT, expect)
         .output()

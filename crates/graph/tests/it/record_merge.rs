@@ -4,7 +4,7 @@
 //! a store ends with the same record whatever the arrival order.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::cmp::Ordering;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! SledStore.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::ops::Bound;
 

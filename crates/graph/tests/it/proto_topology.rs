@@ -2,7 +2,7 @@
 //! and healing, refused duplicate and self connections, churn.
 #![allow(clippy::unwrap_used)]
 
-mod harness;
+use crate::harness;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -20,8 +20,11 @@ fn check_bounds(net: &Net, nodes: &[NodeIdx], config: &Config) {
     for &n in nodes {
         let s = net.node(n);
         let k = s.neighbours().len();
-        assert!(k >= config.min_neighbours && k <= config.max_neighbours, "{n}: {k} neighbours");
-        assert!(s.passive_view().len() <= config.passive_view);
+        assert!(
+            k >= config.topology.min_neighbours && k <= config.topology.max_neighbours,
+            "{n}: {k} neighbours"
+        );
+        assert!(s.passive_view().len() <= config.topology.passive_view);
         let me = net.addr(n);
         assert!(!s.neighbour_addrs().contains(&me), "{n} is its own neighbour");
         let distinct: BTreeSet<_> = s.neighbour_addrs().into_iter().collect();
@@ -42,7 +45,7 @@ fn neighbour_counts_stay_within_bounds_and_the_graph_connected() {
     assert!(net.connected());
     check_bounds(&net, &nodes, &config);
     let mean = nodes.iter().map(|&n| net.node(n).neighbours().len()).sum::<usize>() as f64 / 80.0;
-    assert!(mean >= config.ideal_neighbours as f64, "mean degree {mean}");
+    assert!(mean >= config.topology.ideal_neighbours as f64, "mean degree {mean}");
     // One signature: the lowest node id.
     let lowest = nodes.iter().map(|&n| net.addr(n).node).min().unwrap();
     assert!(nodes.iter().all(|&n| net.node(n).signature() == lowest));
@@ -61,14 +64,14 @@ fn neighbours_are_repaired_after_crashes() {
         net.sim.crash(n);
     }
     // Two repair rounds.
-    net.run(config.maintenance_interval * 2);
+    net.run(config.topology.maintenance_interval * 2);
     let up = net.up();
     assert_eq!(up.len(), 30);
     let dead: BTreeSet<_> = crashed.iter().map(|&n| net.addr(n)).collect();
     for &n in &up {
         let nb = net.node(n).neighbour_addrs();
         assert!(nb.iter().all(|p| !dead.contains(p)), "{n} still lists a crashed neighbour");
-        assert!(nb.len() >= config.min_neighbours, "{n} has {} neighbours", nb.len());
+        assert!(nb.len() >= config.topology.min_neighbours, "{n} has {} neighbours", nb.len());
     }
     assert!(net.connected());
     check_bounds(&net, &up, &config);

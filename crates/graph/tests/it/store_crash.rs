@@ -26,7 +26,7 @@
 // A test harness, not a protocol core: kill delays and reopen times are real time.
 #![allow(clippy::disallowed_methods)]
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -320,17 +320,20 @@ fn crash_test(kind: &str, test_name: &str) {
 
 #[test]
 fn redb_acknowledged_writes_survive_sigkill() {
-    crash_test("redb", "redb_acknowledged_writes_survive_sigkill");
+    crash_test("redb", "store_crash::redb_acknowledged_writes_survive_sigkill");
 }
 
 /// The graph driver's way of writing: deferred commits, acknowledged after a flush.
 #[test]
 fn redb_deferred_writes_acknowledged_after_flush_survive_sigkill() {
-    crash_test("redb-deferred", "redb_deferred_writes_acknowledged_after_flush_survive_sigkill");
+    crash_test(
+        "redb-deferred",
+        "store_crash::redb_deferred_writes_acknowledged_after_flush_survive_sigkill",
+    );
 }
 
 #[cfg(feature = "sled")]
 #[test]
 fn sled_acknowledged_writes_survive_sigkill() {
-    crash_test("sled", "sled_acknowledged_writes_survive_sigkill");
+    crash_test("sled", "store_crash::sled_acknowledged_writes_survive_sigkill");
 }
