@@ -7,7 +7,8 @@
 //! connection runs the admission exchange bound to its TLS session; each of the three
 //! publishes a signed note and the demo waits until every replica holds all three; dave,
 //! who is a member of no such group (he has a group of his own with the same classifier),
-//! tries to connect to alice and is refused on both sides with the reason; alice revokes
+//! tries to connect to alice and is refused (his group's streams carry its own protocol id,
+//! which alice's endpoint resets as `UNKNOWN_PROTOCOL`, and his connection fails); alice revokes
 //! carol, the revocation floods to bob, carol's reconnect is refused as revoked, and a note
 //! carol writes after her revocation is kept by nobody else.
 
@@ -143,6 +144,28 @@ where
     }
 }
 
+/// What alice's endpoint does with a stream of a group it does not run (`wire.md` §3).
+const NONMEMBER_REFUSED_LOCALLY: &str = "stream of a group not run here reset (UNKNOWN_PROTOCOL)";
+
+/// The reason of the first failed connection among `events`.
+async fn connection_failed(events: &mut GroupEvents, what: &str) -> Result<String, CliError> {
+    let wait = async {
+        while let Some(e) = events.next().await {
+            match e {
+                Event::ConnectionFailed { reason, .. } => return Some(reason),
+                Event::AuthenticationFailed { reason, .. } => return Some(reason.to_string()),
+                _ => {}
+            }
+        }
+        None
+    };
+    match tokio::time::timeout(GROUP_WAIT, wait).await {
+        Ok(Some(r)) => Ok(r),
+        Ok(None) => Err(CliError::runtime(format!("demo: group: {what}: the group closed"))),
+        Err(_) => Err(gave_up(what)),
+    }
+}
+
 /// The first refusal among `events`: (reason, refused by us).
 async fn refusal(events: &mut GroupEvents, what: &str) -> Result<(Refusal, bool), CliError> {
     let wait = async {
@@ -198,7 +221,7 @@ pub(crate) async fn group_part(
         Group::create(alice_ep, &create, options()).map_err(group_error("alice create"))?;
     let create_ms = ms(started.elapsed());
     within("alice listening", alice.listen()).await?;
-    let mut alice_events = alice.events();
+    let alice_events = alice.events();
     within("alice publishing", alice.add_record(note("alice: welcome"))).await?;
     let mut want = vec!["alice: welcome".to_owned()];
 
@@ -256,21 +279,23 @@ pub(crate) async fn group_part(
         .map(|m| MemberReport { peer: m.peer.to_string(), role: m.role.to_string() })
         .collect();
 
-    // dave, a member of another group, is refused on both sides
+    // dave, a member of another group, is refused: his group's streams carry its own
+    // protocol id (group.md §14.1), which alice's endpoint does not serve, so nothing of his
+    // reaches alice's group
     let mut own = CreateOptions::new("demo-club");
     own.friendly_name = "Dave's own club".into();
     let mut dave = Group::create(dave_ep, &own, options()).map_err(group_error("dave create"))?;
     let mut dave_events = dave.events();
+    let unknown_before = alice_ep.refusals().unknown_protocol;
     let started = Instant::now();
     within("dave connecting", dave.connect(alice_ep.local_addr()?)).await?;
-    let (told, _) = refusal(&mut dave_events, "dave refused").await?;
+    let told = connection_failed(&mut dave_events, "dave refused").await?;
+    until("alice refusing dave's group stream", || async {
+        Ok(alice_ep.refusals().unknown_protocol > unknown_before)
+    })
+    .await?;
     let nonmember_refused_ms = ms(started.elapsed());
-    let (local_reason, _) = loop {
-        let r = refusal(&mut alice_events, "alice refusing dave").await?;
-        if r.1 {
-            break r;
-        }
-    };
+    let local_reason = NONMEMBER_REFUSED_LOCALLY.to_owned();
 
     // alice revokes carol; bob learns it; carol is refused when she reconnects; what she
     // writes now stays hers
@@ -327,8 +352,8 @@ pub(crate) async fn group_part(
         records_published: 3,
         publish_to_all_ms,
         nonmember: "dave".into(),
-        nonmember_refused_locally: local_reason.to_string(),
-        nonmember_told: told.to_string(),
+        nonmember_refused_locally: local_reason,
+        nonmember_told: told,
         nonmember_refused_ms,
         revoked: "carol".into(),
         revocation_to_bob_ms,

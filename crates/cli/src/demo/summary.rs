@@ -231,11 +231,7 @@ pub(super) fn render(r: &DemoReport) -> String {
         .map(|m| format!("{} ({})", m.peer.rsplit('.').next().unwrap_or(&m.peer), m.role))
         .collect();
     row(o, "members alice lists", members.join(", "));
-    row(
-        o,
-        format!("{} (another group) refused on both sides", p.nonmember),
-        time(p.nonmember_refused_ms),
-    );
+    row(o, format!("{} (another group) refused", p.nonmember), time(p.nonmember_refused_ms));
     row(
         o,
         "  reason at alice / told",
