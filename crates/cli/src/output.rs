@@ -1,7 +1,7 @@
 //! What every `p2p` command shares: the error type, exit codes, and all of its output.
 //!
 //! Every line `p2p` writes goes through this module; the crate has no `println!` or
-//! `eprintln!` (they panic when the stream is closed). Results go to stdout ([`line`],
+//! `eprintln!` (they panic when the stream is closed). Results go to stdout ([`line()`],
 //! [`raw`], [`table`], [`details`]), diagnostics to stderr as `error: …` / `warning: …`
 //! or plain notes ([`note`]). A write to a closed stdout (`p2p … | head`) is a
 //! [`CliError::Output`] with `BrokenPipe`, which `main` turns into a quiet exit with status
