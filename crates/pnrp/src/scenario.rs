@@ -67,7 +67,7 @@ use serde::Serialize;
 
 use crate::proto::{
     Adversary, Cloud, CloudState, Command, Config, CpaBody, CpaDigest, CpaSigner, Event, Pnrp,
-    RegisterRequest, RegistrationId, ResolveId, ResolveOutcome, ResolveRequest,
+    RegisterRequest, RegistrationId, ResolveId, ResolveOutcome, ResolveRequest, SharedVerdicts,
 };
 
 /// Parameters of a simulated run.
@@ -495,14 +495,17 @@ pub fn run(params: &Params) -> Result<Report, ScenarioError> {
     };
 
     // ---- phase 2: bootstrap -------------------------------------------------------------
+    // every node runs each distinct CPA's Ed25519 check once between them (no figure changes)
+    let verdicts = SharedVerdicts::new();
     let add = |w: &mut World, i: usize| {
         let addr = w.nodes[i].addr;
         let cfg = Arc::clone(&config);
+        let verdicts = verdicts.clone();
         let adv = w.adversary[i]
             .then(|| (w.nodes[i].signer.clone(), Arc::clone(&coalition), Arc::clone(&oracle)));
         w.sim.add_node_with_id(addr.node, move |ctx| {
             let c = (*cfg).clone();
-            match &adv {
+            let mut node = match &adv {
                 Some((signer, coalition, oracle)) => Pnrp::with_adversary(
                     addr,
                     c,
@@ -510,7 +513,9 @@ pub fn run(params: &Params) -> Result<Report, ScenarioError> {
                     Adversary::new(addr, signer.clone(), Arc::clone(coalition), Arc::clone(oracle)),
                 ),
                 None => Pnrp::new(addr, c, ctx.seed),
-            }
+            };
+            node.share_verdicts(verdicts.clone());
+            node
         });
     };
     for i in 0..seeds {

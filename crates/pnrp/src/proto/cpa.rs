@@ -422,7 +422,7 @@ impl SignedCpa {
                 cache.hits += 1;
                 return ok;
             }
-            let ok = verify_ed25519(key, msg, sig);
+            let ok = cache.verify_ed25519(digest, key, msg, sig);
             cache.misses += 1;
             checked = Some(ok);
             ok
@@ -677,7 +677,8 @@ impl CpaSigner {
 /// A small cache of signature checks, keyed by [`CpaDigest`] (which covers the body, so
 /// the signer, and the signature). Bounded; evicts the oldest entry first.
 ///
-/// One cache per node: results are never shared between nodes.
+/// One cache per node: results are never shared between nodes (except, in a simulation,
+/// through [`SharedVerdicts`], which changes no result and no count).
 #[derive(Debug, Default, Clone)]
 pub struct VerifyCache {
     capacity: usize,
@@ -686,12 +687,74 @@ pub struct VerifyCache {
     pub hits: u64,
     /// Signature checks actually run.
     pub misses: u64,
+    #[cfg(feature = "sim")]
+    shared: Option<SharedVerdicts>,
+}
+
+/// The Ed25519 verdicts of every node of one simulation, by [`CpaDigest`] (feature `sim`).
+///
+/// A signature check is a pure function of the signed bytes, which the digest names, so
+/// thousands of simulated replicas checking the same CPA need to run it once. A node that
+/// shares verdicts behaves and counts exactly as one that does not: its own
+/// [`VerifyCache`] still decides what is a hit and what is a check ([`VerifyCache::misses`]);
+/// only the Ed25519 arithmetic behind a check is done once per distinct CPA per process.
+/// Holds at most [`SharedVerdicts::CAPACITY`] verdicts; beyond, checks simply run.
+#[cfg(feature = "sim")]
+#[derive(Debug, Clone, Default)]
+pub struct SharedVerdicts(std::sync::Arc<std::sync::Mutex<rustc_hash::FxHashMap<CpaDigest, bool>>>);
+
+#[cfg(feature = "sim")]
+impl SharedVerdicts {
+    /// Most verdicts kept (about 40 bytes each).
+    pub const CAPACITY: usize = 1 << 22;
+
+    /// An empty set of verdicts, to hand to every node of one simulation.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn verify(&self, digest: CpaDigest, key: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
+        if let Ok(map) = self.0.lock()
+            && let Some(&ok) = map.get(&digest)
+        {
+            return ok;
+        }
+        let ok = verify_ed25519(key, msg, sig);
+        if let Ok(mut map) = self.0.lock()
+            && map.len() < Self::CAPACITY
+        {
+            map.insert(digest, ok);
+        }
+        ok
+    }
 }
 
 impl VerifyCache {
     /// A cache holding up to `capacity` results.
     pub fn new(capacity: usize) -> Self {
-        VerifyCache { capacity, entries: std::collections::VecDeque::new(), hits: 0, misses: 0 }
+        VerifyCache { capacity, entries: std::collections::VecDeque::new(), ..Self::default() }
+    }
+
+    /// Makes this cache's checks use the verdicts of `shared` (feature `sim`).
+    #[cfg(feature = "sim")]
+    pub fn share(&mut self, shared: SharedVerdicts) {
+        self.shared = Some(shared);
+    }
+
+    /// Runs the Ed25519 check of the CPA `digest` names.
+    fn verify_ed25519(
+        &self,
+        digest: CpaDigest,
+        key: &[u8; 32],
+        msg: &[u8],
+        sig: &[u8; 64],
+    ) -> bool {
+        #[cfg(feature = "sim")]
+        if let Some(shared) = &self.shared {
+            return shared.verify(digest, key, msg, sig);
+        }
+        let _ = digest;
+        verify_ed25519(key, msg, sig)
     }
 
     fn get(&self, d: &CpaDigest) -> Option<bool> {

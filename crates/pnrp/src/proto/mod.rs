@@ -70,6 +70,8 @@ pub use api::{
 };
 pub use config::Config;
 pub use counters::Counters;
+#[cfg(feature = "sim")]
+pub use cpa::SharedVerdicts;
 pub use cpa::{
     Cpa, CpaBody, CpaDigest, CpaError, CpaSigner, DelegationError, DelegationValidator, InstanceId,
     SignedCpa, SimpleDelegation,

@@ -101,6 +101,14 @@ impl Pnrp {
         p
     }
 
+    /// Shares this node's Ed25519 verdicts with every node given the same `shared`
+    /// (simulation only, feature `sim`): no result and no counter changes, the arithmetic
+    /// runs once per distinct CPA.
+    #[cfg(feature = "sim")]
+    pub fn share_verdicts(&mut self, shared: crate::proto::cpa::SharedVerdicts) {
+        self.verify_cache.share(shared);
+    }
+
     /// Our id and address.
     pub fn me(&self) -> PeerAddr {
         self.me
