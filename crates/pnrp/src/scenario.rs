@@ -856,9 +856,7 @@ fn independent_check(cpa: &crate::proto::SignedCpa, key: &[u8; 32], name: &PeerN
     let mut msg = b"peergroup/pnrp/cpa/v1".to_vec();
     msg.push(0);
     msg.extend_from_slice(&cpa.body);
-    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, key)
-        .verify(&msg, &cpa.signature)
-        .is_ok()
+    peergroup_identity::verify_signature(key, &msg, &cpa.signature)
 }
 
 /// A random live honest resolver and a random currently registered name of another node.

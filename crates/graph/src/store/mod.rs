@@ -21,8 +21,8 @@
 //! | [`RedbStore`] | the default on-disk store | every `apply`/`apply_batch` that returns `Ok` is on disk (one redb transaction, `Durability::Immediate`, two-phase commit); in `WriteMode::Deferred`, at the next flush (the deferred writes share one transaction); page cache bounded (64 MiB by default) |
 //! | `SledStore` (feature `sled`) | on request | every successful write is followed by `flush` before it returns |
 //!
-//! All three pass one conformance suite (`tests/store_conformance.rs`); the on-disk ones
-//! also pass a SIGKILL crash test (`tests/store_crash.rs`).
+//! All three pass one conformance suite (`tests/it/store_conformance.rs`); the on-disk ones
+//! also pass a SIGKILL crash test (`tests/it/store_crash.rs`).
 
 mod kv;
 mod mem;

@@ -405,7 +405,7 @@ pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 /// Each table of the layout (`proto-specs/graph.md` §5) is a redb table of opaque bytes.
 /// Every write is one transaction committed with `Durability::Immediate` and two-phase
 /// commit, so an `apply`/`apply_batch` that returns `Ok` survives `kill -9`
-/// (`tests/store_crash.rs`). A commit costs an fsync: apply records in batches. Opening
+/// (`tests/it/store_crash.rs`). A commit costs an fsync: apply records in batches. Opening
 /// checks every page checksum (about 30 ms per 100,000 records here), and a panic inside
 /// redb on damaged data is turned into [`GraphError::CorruptStore`].
 ///

@@ -479,8 +479,10 @@ pub fn signature_input(body: &[u8]) -> Vec<u8> {
     msg
 }
 
+/// The rule of `identity.md` §1.1 (ZIP-215), the one every signature in the stack is
+/// checked by.
 fn verify_ed25519(key: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
-    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, key).verify(msg, sig).is_ok()
+    peergroup_identity::verify_signature(key, msg, sig)
 }
 
 fn decode_body(bytes: &[u8]) -> Result<CpaBody, CpaError> {
