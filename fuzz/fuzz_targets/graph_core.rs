@@ -206,10 +206,10 @@ fuzz_target!(|data: &[u8]| {
         }
         assert!(n <= 20_000, "one step produced {n} outputs");
         assert!(timers.len() <= 100_000, "{} timers pending", timers.len());
-        assert!(node.neighbours().len() <= config.max_neighbours, "too many neighbours");
-        assert!(node.passive_view().len() <= config.passive_view, "passive view over its size");
-        assert!(node.direct_peers().len() <= config.max_direct, "too many direct connections");
-        assert!(node.deferred_len() <= config.max_deferred, "deferred over its limit");
-        assert!(node.missing_len() <= config.max_missing, "missing over its limit");
+        assert!(node.neighbours().len() <= config.topology.max_neighbours, "too many neighbours");
+        assert!(node.passive_view().len() <= config.topology.passive_view, "passive view over its size");
+        assert!(node.direct_peers().len() <= config.topology.max_direct, "too many direct connections");
+        assert!(node.deferred_len() <= config.records.max_deferred, "deferred over its limit");
+        assert!(node.missing_len() <= config.flood.max_missing, "missing over its limit");
     }
 });
