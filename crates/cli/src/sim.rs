@@ -11,7 +11,8 @@ use crate::output;
 /// coded symbols fit comfortably in memory).
 const MAX_SYNC_RECORDS: usize = 20_000_000;
 
-/// Largest PNRP network `p2p sim pnrp` builds (memory grows about 100 KiB per node: 10.2 GB peak for 100,000 nodes and 100,000 resolves).
+/// Largest PNRP network `p2p sim pnrp` builds (memory grows about 100 KiB per node: the
+/// peak is 10.2 GB for 100,000 nodes and 100,000 resolves).
 const MAX_PNRP_NODES: usize = 200_000;
 
 /// Largest graph `p2p sim graph` builds.
